@@ -1,0 +1,163 @@
+// The only module that reads the environment. Every value is parsed and checked once at start-up;
+// a bad value stops the server with a message that names the variable.
+import path from 'node:path';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+interface VarSpec {
+  default: string;
+  meaning: string;
+}
+
+// The table the README documents and docker-compose.yml is checked against.
+export const CONFIG_VARS = {
+  HOST: { default: '0.0.0.0', meaning: 'Address the HTTP and RTMP listeners bind to.' },
+  PORT: { default: '8080', meaning: 'HTTP port (API, WebSocket chat, web UI, playlists).' },
+  RTMP_PORT: { default: '1935', meaning: 'RTMP ingest port; OBS publishes to rtmp://HOST:RTMP_PORT/live.' },
+  PUBLIC_URL: { default: '', meaning: 'Base URL viewers use (e.g. https://live.example.com); empty means relative URLs.' },
+  DATA_DIR: { default: './data', meaning: 'Where embedded data lives: PGlite database, local storage, generated secret.' },
+  MEDIA_DIR: { default: '', meaning: 'Live media files (parts, segments); empty means DATA_DIR/media.' },
+  DATABASE_URL: { default: '', meaning: 'PostgreSQL URL; empty means embedded PGlite under DATA_DIR/pglite.' },
+  REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters and rate limits; empty means in-process.' },
+  S3_BUCKET: { default: '', meaning: 'S3 bucket for recordings; empty means local storage under DATA_DIR/storage.' },
+  S3_ENDPOINT: { default: '', meaning: 'S3-compatible endpoint (MinIO etc.); empty means AWS.' },
+  S3_REGION: { default: 'us-east-1', meaning: 'S3 region.' },
+  S3_ACCESS_KEY_ID: { default: '', meaning: 'S3 access key; empty means the AWS default credential chain.' },
+  S3_SECRET_ACCESS_KEY: { default: '', meaning: 'S3 secret key.' },
+  S3_FORCE_PATH_STYLE: { default: 'false', meaning: 'Path-style S3 URLs (true for MinIO and most S3-compatible servers).' },
+  CDN_URL: { default: '', meaning: 'Public base URL of the bucket; when set, VOD playlists point there.' },
+  SECRET_KEY: {
+    default: '',
+    meaning: 'Server secret (64 hex chars) that signs tokens and encrypts stream keys; empty means generated once into DATA_DIR/secret.key.',
+  },
+  TRUST_PROXY: { default: 'false', meaning: 'Trust X-Forwarded-* headers (set true behind nginx).' },
+  LOG_LEVEL: { default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
+  LOGIN_RATE_LIMIT: { default: '10', meaning: 'Login attempts allowed per IP and per account in LOGIN_RATE_WINDOW_S.' },
+  LOGIN_RATE_WINDOW_S: { default: '300', meaning: 'Window of the login rate limit, in seconds.' },
+} as const satisfies Record<string, VarSpec>;
+
+export type ConfigVar = keyof typeof CONFIG_VARS;
+
+export interface Config {
+  host: string;
+  port: number;
+  rtmpPort: number;
+  publicUrl: string;
+  dataDir: string;
+  mediaDir: string;
+  databaseUrl: string | null;
+  redisUrl: string | null;
+  s3: S3Config | null;
+  cdnUrl: string | null;
+  secretKey: Buffer | null;
+  trustProxy: boolean;
+  logLevel: string;
+  loginRateLimit: number;
+  loginRateWindowS: number;
+}
+
+export interface S3Config {
+  bucket: string;
+  endpoint: string | null;
+  region: string;
+  accessKeyId: string | null;
+  secretAccessKey: string | null;
+  forcePathStyle: boolean;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env = process.env): Config {
+  const raw = (name: ConfigVar): string => {
+    const value = env[name];
+    return value === undefined || value === '' ? CONFIG_VARS[name].default : value.trim();
+  };
+  const int = (name: ConfigVar, min: number, max: number): number => {
+    const text = raw(name);
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || value < min || value > max) {
+      throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${text}"`);
+    }
+    return value;
+  };
+  const bool = (name: ConfigVar): boolean => {
+    const text = raw(name).toLowerCase();
+    if (['true', '1', 'yes'].includes(text)) return true;
+    if (['false', '0', 'no'].includes(text)) return false;
+    throw new ConfigError(name, `expected true or false, got "${text}"`);
+  };
+  const url = (name: ConfigVar, protocols: string[]): string | null => {
+    const text = raw(name);
+    if (text === '') return null;
+    let parsed: URL;
+    try {
+      parsed = new URL(text);
+    } catch {
+      throw new ConfigError(name, 'is not a valid URL');
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got ${parsed.protocol}`);
+    }
+    return text.replace(/\/+$/, '');
+  };
+
+  const dataDir = path.resolve(raw('DATA_DIR'));
+  const mediaDir = raw('MEDIA_DIR') === '' ? path.join(dataDir, 'media') : path.resolve(raw('MEDIA_DIR'));
+
+  const secretText = raw('SECRET_KEY');
+  if (secretText !== '' && !/^[0-9a-fA-F]{64}$/.test(secretText)) {
+    throw new ConfigError('SECRET_KEY', 'expected 64 hexadecimal characters (32 bytes); generate one with `openssl rand -hex 32`');
+  }
+
+  const logLevel = raw('LOG_LEVEL');
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+
+  const bucket = raw('S3_BUCKET');
+  if (bucket !== '' && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError('S3_BUCKET', `"${bucket}" is not a valid bucket name`);
+  }
+  const s3: S3Config | null =
+    bucket === ''
+      ? null
+      : {
+          bucket,
+          endpoint: url('S3_ENDPOINT', ['http:', 'https:']),
+          region: raw('S3_REGION'),
+          accessKeyId: raw('S3_ACCESS_KEY_ID') || null,
+          secretAccessKey: raw('S3_SECRET_ACCESS_KEY') || null,
+          forcePathStyle: bool('S3_FORCE_PATH_STYLE'),
+        };
+  if (s3 && (s3.accessKeyId === null) !== (s3.secretAccessKey === null)) {
+    throw new ConfigError('S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
+  }
+
+  return {
+    host: raw('HOST'),
+    port: int('PORT', 0, 65535),
+    rtmpPort: int('RTMP_PORT', 0, 65535),
+    publicUrl: url('PUBLIC_URL', ['http:', 'https:']) ?? '',
+    dataDir,
+    mediaDir,
+    databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    s3,
+    cdnUrl: url('CDN_URL', ['http:', 'https:']),
+    secretKey: secretText === '' ? null : Buffer.from(secretText, 'hex'),
+    trustProxy: bool('TRUST_PROXY'),
+    logLevel,
+    loginRateLimit: int('LOGIN_RATE_LIMIT', 1, 100000),
+    loginRateWindowS: int('LOGIN_RATE_WINDOW_S', 1, 86400),
+  };
+}

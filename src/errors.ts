@@ -1,0 +1,39 @@
+// One catalogue of errors the API can answer with: a stable code, an HTTP status and a message a
+// client can show. Routes throw AppError; the error handler turns it into
+// { "error": { "code", "message" } }.
+export const ERRORS = {
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  VALIDATION: { status: 400, message: 'The request does not match the schema.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  UNAUTHENTICATED: { status: 401, message: 'Sign in first.' },
+  TOKEN_INVALID: { status: 401, message: 'The access token is invalid.' },
+  TOKEN_EXPIRED: { status: 401, message: 'The access token has expired.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
+  REFRESH_INVALID: { status: 401, message: 'The refresh token is invalid or expired.' },
+  REFRESH_REUSED: { status: 401, message: 'The refresh token was already used; every session of this login was signed out.' },
+  FORBIDDEN: { status: 403, message: 'You may not do that.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
+  USERNAME_TAKEN: { status: 409, message: 'That username is taken.' },
+  EMAIL_TAKEN: { status: 409, message: 'That email is already registered.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send JSON (Content-Type: application/json).' },
+  RATE_LIMITED: { status: 429, message: 'Too many attempts; try again later.' },
+  INTERNAL: { status: 500, message: 'Something went wrong on our side.' },
+  UNAVAILABLE: { status: 503, message: 'A backing service is unavailable.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+  }
+}

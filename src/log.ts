@@ -1,0 +1,42 @@
+// pino with secrets redacted at the logger, so no component can leak a password, token or stream
+// key by logging the object that carries it.
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+const SECRET_FIELDS = [
+  'password',
+  'newPassword',
+  'token',
+  'accessToken',
+  'refreshToken',
+  'streamKey',
+  'key',
+  'secret',
+];
+
+export const REDACT_PATHS = [
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: pino.stdSerializers.err },
+    },
+    destination,
+  );
+}
+
+// RTMP stream paths carry the stream key (`/live/<key>`); anything logged about a publish goes
+// through this first.
+export function redactStreamPath(streamPath: string): string {
+  return streamPath.replace(/^(\/?[^/]+\/)[^/?]+/, '$1[redacted]');
+}
