@@ -29,6 +29,7 @@ export const CONFIG_VARS = {
   MEDIA_DIR: { default: '', meaning: 'Live media files (parts, segments); empty means DATA_DIR/media.' },
   DATABASE_URL: { default: '', meaning: 'PostgreSQL URL; empty means embedded PGlite under DATA_DIR/pglite.' },
   REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters and rate limits; empty means in-process.' },
+  REDIS_PREFIX: { default: 'spillway:', meaning: 'Prefix of every Redis key and channel, so several deployments can share one Redis.' },
   S3_BUCKET: { default: '', meaning: 'S3 bucket for recordings; empty means local storage under DATA_DIR/storage.' },
   S3_ENDPOINT: { default: '', meaning: 'S3-compatible endpoint (MinIO etc.); empty means AWS.' },
   S3_REGION: { default: 'us-east-1', meaning: 'S3 region.' },
@@ -57,6 +58,7 @@ export interface Config {
   mediaDir: string;
   databaseUrl: string | null;
   redisUrl: string | null;
+  redisPrefix: string;
   s3: S3Config | null;
   cdnUrl: string | null;
   secretKey: Buffer | null;
@@ -152,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     mediaDir,
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    redisPrefix: raw('REDIS_PREFIX'),
     s3,
     cdnUrl: url('CDN_URL', ['http:', 'https:']),
     secretKey: secretText === '' ? null : Buffer.from(secretText, 'hex'),

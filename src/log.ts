@@ -1,6 +1,6 @@
 // pino with secrets redacted at the logger, so no component can leak a password, token or stream
 // key by logging the object that carries it.
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { pino, stdSerializers, type Logger, type DestinationStream } from 'pino';
 
 export type { Logger };
 
@@ -29,7 +29,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      serializers: { err: pino.stdSerializers.err },
+      serializers: { err: stdSerializers.err },
     },
     destination,
   );

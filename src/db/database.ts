@@ -1,0 +1,82 @@
+// One Database for both backends: kysely over pg when DATABASE_URL is set, else PGlite on disk
+// under the data directory. Both run the same sql/ migrations.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Logger } from '../log.ts';
+import { PglitePool } from './pglite-pool.ts';
+import type { DB } from './schema.ts';
+
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly db: Kysely<DB>;
+  /** Runs a multi-statement SQL script in one transaction, calling `after` inside it. */
+  execScript(script: string, after: (trx: Kysely<DB>) => Promise<void>): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+// int8 as a JS number, as PGlite returns it; counts and byte sizes stay far below 2^53.
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === 20) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export async function openPostgres(url: string, log: Logger): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, types: pgTypes });
+  pool.on('error', (err) => log.error({ err }, 'idle postgres connection failed'));
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    kind: 'postgres',
+    db,
+    async execScript(script, after) {
+      await db.transaction().execute(async (trx) => {
+        // No parameters: pg sends it with the simple protocol, which allows several statements.
+        await sql.raw(script).execute(trx);
+        await after(trx);
+      });
+    },
+    ping: async () => void (await sql`select 1`.execute(db)),
+    close: () => db.destroy(),
+  };
+}
+
+export async function openPglite(dataDir: string): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const dir = path.join(dataDir, 'pglite');
+  await mkdir(dir, { recursive: true });
+  const pglite = await PGlite.create(dir);
+  const pool = new PglitePool(pglite);
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
+  return {
+    kind: 'pglite',
+    db,
+    async execScript(script, after) {
+      // Hold the single connection so nothing interleaves with the script's transaction.
+      const client = await pool.connect();
+      try {
+        await pglite.exec(`BEGIN;\n${script}`);
+        const trxDb = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect: async () => ({ query: client.query, release() {} }), end: async () => {} } as unknown as pg.Pool }) });
+        await after(trxDb);
+        await pglite.exec('COMMIT');
+      } catch (err) {
+        await pglite.exec('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    ping: async () => void (await sql`select 1`.execute(db)),
+    async close() {
+      await db.destroy();
+      await pglite.close();
+    },
+  };
+}
+
+export function openDatabase(opts: { databaseUrl: string | null; dataDir: string }, log: Logger): Promise<Database> {
+  return opts.databaseUrl ? openPostgres(opts.databaseUrl, log) : openPglite(opts.dataDir);
+}

@@ -1,0 +1,49 @@
+// Row types for kysely, kept by hand in step with sql/. Generated<T> marks columns with defaults.
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  applied_at: Generated<Date>;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  username: string;
+  email: string;
+  password_hash: string;
+  created_at: Generated<Date>;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  family_id: string;
+  token_hash: string;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface ChannelsTable {
+  id: Generated<string>;
+  owner_id: string;
+  slug: string;
+  title: Generated<string>;
+  description: Generated<string>;
+  stream_key_hash: string;
+  stream_key_ciphertext: string;
+  stream_key_rotated_at: Generated<Date>;
+  created_at: Generated<Date>;
+}
+
+export interface DB {
+  schema_migrations: SchemaMigrationsTable;
+  users: UsersTable;
+  refresh_tokens: RefreshTokensTable;
+  channels: ChannelsTable;
+}

@@ -1,0 +1,66 @@
+// The HTTP app as a plugin-built Fastify instance: main.ts listens on it, tests inject() into it.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { AccountService } from '../accounts/account-service.ts';
+import type { ChannelService } from '../channels/channel-service.ts';
+import type { Logger } from '../log.ts';
+import { installErrorHandler } from './error-handler.ts';
+import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
+import { authRoutes } from './routes/auth-routes.ts';
+import { channelRoutes, type ChannelRoutesOptions } from './routes/channel-routes.ts';
+import { healthRoutes } from './routes/health-routes.ts';
+import { ErrorResponse } from './schemas.ts';
+import { validatorCompiler } from './validator.ts';
+
+export interface AppDeps {
+  log: Logger;
+  accounts: AccountService;
+  channels: ChannelService;
+  readiness: Record<string, () => Promise<void>>;
+  rtmpPort: number;
+  publicUrl: string;
+  trustProxy: boolean;
+  liveInfo?: ChannelRoutesOptions['liveInfo'];
+  /** Further route plugins (live, chat, VODs, web UI) registered by main.ts as they exist. */
+  extend?: (app: FastifyInstance) => Promise<void>;
+}
+
+export const API_BODY_LIMIT = 16 * 1024;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.log.child({ mod: 'http' }) as FastifyBaseLogger,
+    bodyLimit: API_BODY_LIMIT,
+    trustProxy: deps.trustProxy,
+    disableRequestLogging: true,
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.addSchema(ErrorResponse);
+  installErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Spillway API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  app.get('/api/docs/json', { schema: { hide: true } }, async () => app.swagger());
+
+  const registry = createMetricsRegistry();
+  installRequestMetrics(app, registry);
+  app.decorate('metricsRegistry', registry);
+
+  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(authRoutes, { prefix: '/api/v1/auth', accounts: deps.accounts });
+  await app.register(channelRoutes, {
+    prefix: '/api/v1/channels',
+    accounts: deps.accounts,
+    channels: deps.channels,
+    rtmpPort: deps.rtmpPort,
+    publicUrl: deps.publicUrl,
+    liveInfo: deps.liveInfo,
+  });
+  if (deps.extend) await deps.extend(app);
+  return app;
+}

@@ -1,0 +1,34 @@
+// Resolves `Authorization: Bearer <access token>` to a user before the handler runs.
+import type { FastifyRequest } from 'fastify';
+import type { AccountService, PublicUser } from '../accounts/account-service.ts';
+import { AppError } from '../errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user?: PublicUser;
+  }
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9_.-]{1,2048})$/;
+
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header === undefined) return null;
+  const match = BEARER.exec(header);
+  if (!match) throw new AppError('TOKEN_INVALID', 'Send the access token as "Authorization: Bearer <token>".');
+  return match[1]!;
+}
+
+export function requireUser(accounts: AccountService) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const token = bearerToken(request);
+    if (token === null) throw new AppError('UNAUTHENTICATED');
+    request.user = await accounts.authenticate(token);
+  };
+}
+
+/** The signed-in user of a route guarded by requireUser. */
+export function currentUser(request: FastifyRequest): PublicUser {
+  if (!request.user) throw new AppError('UNAUTHENTICATED');
+  return request.user;
+}

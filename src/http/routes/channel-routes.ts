@@ -1,0 +1,120 @@
+// /api/v1/channels/:slug: public channel info, owner edits, and the stream key (show, rotate).
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Channel, ChannelService } from '../../channels/channel-service.ts';
+import type { AccountService } from '../../accounts/account-service.ts';
+import { AppError } from '../../errors.ts';
+import { currentUser, requireUser } from '../auth-hook.ts';
+import { Slug, errors } from '../schemas.ts';
+
+export interface ChannelRoutesOptions {
+  accounts: AccountService;
+  channels: ChannelService;
+  rtmpPort: number;
+  publicUrl: string;
+  /** Adds live status to the channel body; provided once the live pipeline is wired. */
+  liveInfo?: (channel: Channel) => Promise<Record<string, unknown>>;
+}
+
+const ChannelBody = Type.Object(
+  {
+    id: Type.String(),
+    slug: Type.String(),
+    title: Type.String(),
+    description: Type.String(),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { additionalProperties: true },
+);
+
+const StreamKeyBody = Type.Object({
+  server: Type.String({ description: 'Paste into OBS: Settings → Stream → Server.' }),
+  streamKey: Type.String({ description: 'Paste into OBS: Settings → Stream → Stream Key. Keep it secret.' }),
+});
+
+const Params = Type.Object({ slug: Slug });
+
+export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (fastify, opts) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const auth = requireUser(opts.accounts);
+
+  const body = async (channel: Channel) => ({
+    id: channel.id,
+    slug: channel.slug,
+    title: channel.title,
+    description: channel.description,
+    createdAt: channel.createdAt.toISOString(),
+    ...(opts.liveInfo ? await opts.liveInfo(channel) : {}),
+  });
+
+  const rtmpServer = (request: FastifyRequest): string => {
+    const host = opts.publicUrl ? new URL(opts.publicUrl).hostname : request.hostname.replace(/:\d+$/, '');
+    return `rtmp://${host}${opts.rtmpPort === 1935 ? '' : `:${opts.rtmpPort}`}/live`;
+  };
+
+  app.get('/:slug', { schema: { tags: ['channels'], params: Params, response: { 200: ChannelBody, ...errors(400, 404) } } }, async (request) => {
+    const channel = await opts.channels.bySlug(request.params.slug);
+    if (!channel) throw new AppError('NOT_FOUND', 'No such channel.');
+    return body(channel);
+  });
+
+  app.patch(
+    '/:slug',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['channels'],
+        security: [{ bearer: [] }],
+        params: Params,
+        body: Type.Object(
+          { title: Type.Optional(Type.String({ maxLength: 140 })), description: Type.Optional(Type.String({ maxLength: 2000 })) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: ChannelBody, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const channel = await opts.channels.requireOwned(request.params.slug, currentUser(request).id);
+      const patch = Object.fromEntries(Object.entries(request.body).map(([k, v]) => [k, stripControl(String(v)).trim()]));
+      return body(await opts.channels.update(channel.id, patch));
+    },
+  );
+
+  app.get(
+    '/:slug/stream-key',
+    {
+      preHandler: auth,
+      schema: { tags: ['channels'], security: [{ bearer: [] }], params: Params, response: { 200: StreamKeyBody, ...errors(400, 401, 403, 404) } },
+    },
+    async (request, reply) => {
+      const channel = await opts.channels.requireOwned(request.params.slug, currentUser(request).id);
+      reply.header('cache-control', 'no-store');
+      return { server: rtmpServer(request), streamKey: await opts.channels.showStreamKey(channel.id) };
+    },
+  );
+
+  app.post(
+    '/:slug/stream-key',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['channels'],
+        summary: 'Rotate the stream key: the old key stops working and a live stream on it ends.',
+        security: [{ bearer: [] }],
+        params: Params,
+        response: { 200: StreamKeyBody, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const channel = await opts.channels.requireOwned(request.params.slug, currentUser(request).id);
+      reply.header('cache-control', 'no-store');
+      return { server: rtmpServer(request), streamKey: await opts.channels.rotateStreamKey(channel.id) };
+    },
+  );
+};
+
+function stripControl(text: string): string {
+  // Keep newlines and tabs in descriptions; drop other control characters.
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '');
+}

@@ -1,0 +1,53 @@
+// Builds the whole server, as main.ts does, on real PostgreSQL and Redis (a fresh database and a
+// fresh key prefix per call) and a temporary data directory. Logs are captured so tests can check
+// what the server wrote (for example that no secret leaks).
+import { Writable } from 'node:stream';
+import { loadConfig, type ConfigVar } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { createServer, type Server } from '../../src/main.ts';
+import { TEST_REDIS_URL, createTestDatabase, tempDir, uniquePrefix } from './services.ts';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface TestServer extends Server {
+  logs: () => string;
+  dataDir: string;
+}
+
+export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar, string>> = {}): Promise<TestServer> {
+  const dataDir = await tempDir(t, 'spillway-server');
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    RTMP_PORT: '0',
+    DATA_DIR: dataDir,
+    DATABASE_URL: await createTestDatabase(t),
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: uniquePrefix('server'),
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const chunks: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      chunks.push(String(chunk));
+      cb();
+    },
+  });
+  const server = await createServer(config, createLogger(config.logLevel, sink));
+  t.teardown(() => server.close());
+  return Object.assign(server, { logs: () => chunks.join(''), dataDir });
+}
+
+/** Registers a user through the API and returns its session body. */
+export async function registerUser(server: Server, username: string, password = 'correct horse battery'): Promise<{ accessToken: string; refreshToken: string; user: { id: string; username: string } }> {
+  const res = await server.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/register',
+    payload: { username, email: `${username.toLowerCase()}@example.test`, password },
+  });
+  if (res.statusCode !== 201) throw new Error(`register ${username}: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
