@@ -1,0 +1,262 @@
+// Storage in a local directory: the embedded default. Each key is a file under the root, so a web
+// server (or CDN origin) pointed at the root serves `${publicBaseUrl}/${key}` unchanged.
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  ObjectNotFoundError,
+  RangeNotSatisfiableError,
+  type ByteRange,
+  type ObjectInfo,
+  type PutOptions,
+  type Storage,
+  type StoredObject,
+} from './storage.ts';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.m3u8': 'application/vnd.apple.mpegurl',
+  '.m4s': 'video/iso.segment',
+  '.mp4': 'video/mp4',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.png': 'image/png',
+  '.vtt': 'text/vtt',
+  '.json': 'application/json',
+};
+
+/** The type a key's extension implies, used whenever a put gives none (both implementations). */
+export function guessContentType(key: string): string {
+  return CONTENT_TYPES[path.posix.extname(key).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/**
+ * Refuses keys that could escape the root or alias another key on disk. Segments starting with '.'
+ * are reserved for our sidecars and temp files (and web servers commonly refuse to serve them).
+ */
+export function assertValidKey(key: string): void {
+  const fail = (why: string): never => {
+    throw new Error(`invalid storage key ${JSON.stringify(key)}: ${why}`);
+  };
+  if (key === '') fail('empty');
+  if (key.includes('\\') || key.includes('\0')) fail('contains a backslash or NUL');
+  if (key.startsWith('/')) fail('absolute');
+  for (const segment of key.split('/')) {
+    if (segment === '') fail('empty path segment');
+    if (segment === '..' || segment === '.') fail('contains a "." or ".." segment');
+    if (segment.startsWith('.')) fail('a segment starts with "." (reserved)');
+  }
+}
+
+interface Sidecar {
+  contentType?: string;
+  cacheControl?: string;
+}
+
+const isMissing = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+};
+
+// S3 lists keys in UTF-8 byte order; sorting the same way keeps both implementations identical.
+const byKeyBytes = (a: ObjectInfo, b: ObjectInfo): number => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key));
+
+export class LocalStorage implements Storage {
+  private readonly root: string;
+  private readonly publicBaseUrl: string | null;
+
+  constructor(opts: { root: string; publicBaseUrl?: string | null }) {
+    this.root = path.resolve(opts.root);
+    this.publicBaseUrl = opts.publicBaseUrl ? opts.publicBaseUrl.replace(/\/+$/, '') : null;
+  }
+
+  async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<void> {
+    const file = this.fileFor(key);
+    await this.writeAtomically(file, body);
+    const contentType = options.contentType ?? guessContentType(key);
+    // Only what the extension cannot tell needs a sidecar; a stale one from an earlier put must go.
+    if (contentType !== guessContentType(key) || options.cacheControl !== undefined) {
+      const sidecar: Sidecar = { contentType, cacheControl: options.cacheControl };
+      await this.writeAtomically(sidecarFor(file), JSON.stringify(sidecar));
+    } else {
+      await rm(sidecarFor(file), { force: true });
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<StoredObject> {
+    const file = this.fileFor(key);
+    if (range) checkRange(range);
+    // Reading through the handle we stat keeps size and bytes from one version across a concurrent put.
+    let handle;
+    try {
+      handle = await open(file, 'r');
+    } catch (err) {
+      if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') throw new ObjectNotFoundError(key);
+      throw err;
+    }
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw new ObjectNotFoundError(key);
+      const size = stats.size;
+      const meta = await this.readSidecar(key, file);
+      if (!range) {
+        return { body: handle.createReadStream(), size, contentLength: size, ...meta };
+      }
+      if (range.start >= size) throw new RangeNotSatisfiableError(key, size);
+      const end = Math.min(range.end ?? size - 1, size - 1);
+      const body = handle.createReadStream({ start: range.start, end });
+      return { body, size, contentLength: end - range.start + 1, range: { start: range.start, end }, ...meta };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<{ size: number; contentType?: string } | null> {
+    const file = this.fileFor(key);
+    let stats: Stats;
+    try {
+      stats = await stat(file);
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+    if (!stats.isFile()) return null;
+    const { contentType } = await this.readSidecar(key, file);
+    return { size: stats.size, contentType };
+  }
+
+  async remove(key: string): Promise<void> {
+    const file = this.fileFor(key);
+    await rm(file, { force: true });
+    await rm(sidecarFor(file), { force: true });
+    // Prune directories the removal left empty, so a deleted VOD leaves no tree of empty folders.
+    for (let dir = path.dirname(file); dir !== this.root; dir = path.dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        break;
+      }
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    if (prefix.includes('\\') || prefix.includes('\0') || prefix.startsWith('/') || prefix.split('/').includes('..')) {
+      throw new Error(`invalid storage prefix ${JSON.stringify(prefix)}`);
+    }
+    // Walk only the deepest directory the prefix names in full, then filter on the rest.
+    const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const found: ObjectInfo[] = [];
+    await this.walk(path.join(this.root, dirKey), dirKey, found);
+    return found.filter((o) => o.key.startsWith(prefix)).sort(byKeyBytes);
+  }
+
+  publicUrl(key: string): string | null {
+    if (this.publicBaseUrl === null) return null;
+    return `${this.publicBaseUrl}/${key.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  async ping(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    const probe = path.join(this.root, `.ping-${randomBytes(6).toString('hex')}`);
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  }
+
+  async close(): Promise<void> {}
+
+  private fileFor(key: string): string {
+    assertValidKey(key);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  private async readSidecar(key: string, file: string): Promise<{ contentType: string; cacheControl?: string }> {
+    let sidecar: Sidecar = {};
+    try {
+      sidecar = JSON.parse(await readFile(sidecarFor(file), 'utf8')) as Sidecar;
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    return { contentType: sidecar.contentType ?? guessContentType(key), cacheControl: sidecar.cacheControl };
+  }
+
+  private async walk(dir: string, dirKey: string, into: ObjectInfo[]): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw err;
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await this.walk(full, `${dirKey}${entry.name}/`, into);
+      } else if (entry.isFile()) {
+        try {
+          into.push({ key: dirKey + entry.name, size: (await stat(full)).size });
+        } catch (err) {
+          if (!isMissing(err)) throw err; // removed while we walked
+        }
+      }
+    }
+  }
+
+  /** Temp file in the target's directory, fsync, rename: readers see the old or the new object, never half. */
+  private async writeAtomically(file: string, body: Buffer | string | Readable): Promise<void> {
+    const dir = path.dirname(file);
+    const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await openInFreshDir(tmp);
+    // The archiver deletes its local copy once put resolves, so the bytes must be on disk by then.
+    try {
+      if (body instanceof Readable) {
+        // The stream owns the handle from here: it fsyncs (flush) and closes it, on error too.
+        await pipeline(body, handle.createWriteStream({ flush: true }));
+      } else {
+        await handle.writeFile(body);
+        await handle.sync();
+      }
+    } catch (err) {
+      await handle.close();
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await handle.close();
+    try {
+      await rename(tmp, file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    // The rename itself is only durable once the directory entry is flushed too.
+    const dirHandle = await open(dir, 'r');
+    await dirHandle.sync().finally(() => dirHandle.close());
+  }
+}
+
+// A concurrent remove() may prune the directory between our mkdir and open; make it again then.
+async function openInFreshDir(file: string) {
+  for (let attempt = 1; ; attempt++) {
+    await mkdir(path.dirname(file), { recursive: true });
+    try {
+      return await open(file, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err;
+    }
+  }
+}
+
+function sidecarFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.meta.json`);
+}
+
+function checkRange(range: ByteRange): void {
+  const ok =
+    Number.isSafeInteger(range.start) &&
+    range.start >= 0 &&
+    (range.end === undefined || (Number.isSafeInteger(range.end) && range.end >= range.start));
+  if (!ok) throw new RangeError(`invalid byte range ${JSON.stringify(range)}`);
+}
