@@ -1,0 +1,196 @@
+import t from 'tap';
+import { hasPart, lastMsnAndPart, partHoldBack, renderMediaPlaylist } from '../../packager/ll-hls-playlist.ts';
+import type { MediaPlaylistState, Part, Segment } from '../../packager/ll-hls-playlist.ts';
+import { parseMediaPlaylist, validateMediaPlaylist } from '../helpers/ll-hls-validator.ts';
+
+type Tap = typeof t;
+
+const T0 = Date.parse('2024-05-01T12:00:00.000Z');
+
+function parts(msn: number, count: number, duration: number): Part[] {
+  return Array.from({ length: count }, (_, i) => ({ uri: `p${msn}.${i}.m4s`, duration, independent: i === 0 }));
+}
+
+/** A 1 s segment of two 0.5 s parts, timed from T0. */
+function segment(msn: number, extra: Partial<Segment> = {}): Segment {
+  return {
+    mediaSequence: msn, uri: `s${msn}.m4s`, duration: 1, parts: parts(msn, 2, 0.5),
+    programDateTime: new Date(T0 + msn * 1000), discontinuity: false, ...extra,
+  };
+}
+
+function live(msns: number[], pending: number, extra: Partial<MediaPlaylistState> = {}): MediaPlaylistState {
+  const next = (msns.at(-1) ?? -1) + 1;
+  return {
+    targetDuration: 1, partTarget: 0.5, mapUri: 'init.mp4', segments: msns.map((m) => segment(m)),
+    pendingParts: parts(next, pending, 0.5), nextPartUri: `p${next}.${pending}.m4s`, discontinuitySequence: 0,
+    ended: false, renditionReports: [{ uri: '../360p/index.m3u8', lastMsn: next, lastPart: 0 }],
+    pendingSegment: { programDateTime: new Date(T0 + next * 1000), discontinuity: false }, ...extra,
+  };
+}
+
+function valid(t: Pick<Tap, 'same'>, text: string, lowLatency = true): void {
+  t.same(validateMediaPlaylist(text, { lowLatency }), [], 'the validator accepts it');
+}
+
+t.test('golden: a window of segments, parts near the live edge only', async (t) => {
+  const text = renderMediaPlaylist(live([0, 1, 2, 3, 4], 1));
+  t.equal(text, `#EXTM3U
+#EXT-X-VERSION:6
+#EXT-X-TARGETDURATION:1
+#EXT-X-PART-INF:PART-TARGET=0.5
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5,CAN-SKIP-UNTIL=6.0
+#EXT-X-MEDIA-SEQUENCE:0
+#EXT-X-DISCONTINUITY-SEQUENCE:0
+#EXT-X-MAP:URI="init.mp4"
+#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z
+#EXTINF:1.0,
+s0.m4s
+#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:01.000Z
+#EXTINF:1.0,
+s1.m4s
+#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.000Z
+#EXT-X-PART:DURATION=0.5,URI="p2.0.m4s",INDEPENDENT=YES
+#EXT-X-PART:DURATION=0.5,URI="p2.1.m4s"
+#EXTINF:1.0,
+s2.m4s
+#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:03.000Z
+#EXT-X-PART:DURATION=0.5,URI="p3.0.m4s",INDEPENDENT=YES
+#EXT-X-PART:DURATION=0.5,URI="p3.1.m4s"
+#EXTINF:1.0,
+s3.m4s
+#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:04.000Z
+#EXT-X-PART:DURATION=0.5,URI="p4.0.m4s",INDEPENDENT=YES
+#EXT-X-PART:DURATION=0.5,URI="p4.1.m4s"
+#EXTINF:1.0,
+s4.m4s
+#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:05.000Z
+#EXT-X-PART:DURATION=0.5,URI="p5.0.m4s",INDEPENDENT=YES
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p5.1.m4s"
+#EXT-X-RENDITION-REPORT:URI="../360p/index.m3u8",LAST-MSN=5,LAST-PART=0
+`);
+  valid(t, text);
+});
+
+t.test('a new stream: only pending parts and a hint', async (t) => {
+  const text = renderMediaPlaylist(live([], 2));
+  valid(t, text);
+  const parsed = parseMediaPlaylist(text);
+  t.equal(parsed.mediaSequence, 0);
+  t.equal(parsed.segments.length, 0);
+  t.same(parsed.pendingParts.map((p) => p.uri), ['p0.0.m4s', 'p0.1.m4s']);
+  t.same(parsed.lastPart, { msn: 0, part: 1 });
+  t.same(parsed.preloadHints, [{ type: 'PART', uri: 'p0.2.m4s' }]);
+  t.match(text, /#EXT-X-MAP:URI="init.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n#EXT-X-PART:/);
+  t.notMatch(renderMediaPlaylist(live([], 0)), /#EXT-X-PROGRAM-DATE-TIME/, 'no dangling date before any part');
+  valid(t, renderMediaPlaylist(live([], 0)));
+});
+
+t.test('a sliding window keeps its media sequence and parts only near the edge', async (t) => {
+  const text = renderMediaPlaylist(live([40, 41, 42, 43, 44, 45, 46, 47], 0));
+  valid(t, text);
+  const parsed = parseMediaPlaylist(text);
+  t.equal(parsed.mediaSequence, 40);
+  t.same(parsed.segments.map((s) => s.msn), [40, 41, 42, 43, 44, 45, 46, 47]);
+  t.same(parsed.segments.filter((s) => s.parts.length > 0).map((s) => s.msn), [44, 45, 46, 47], 'ends within 3 s of the edge');
+  t.same(parsed.lastPart, { msn: 47, part: 1 });
+  t.same(parsed.preloadHints, [{ type: 'PART', uri: 'p48.0.m4s' }]);
+  t.ok(parsed.segments.every((s) => s.programDateTime !== null), 'every segment carries its wall clock');
+});
+
+t.test('a restart: discontinuity, new init section, tags before the first part', async (t) => {
+  const state = live([7, 8, 9], 1, { discontinuitySequence: 2 });
+  state.segments[2] = segment(9, { discontinuity: true, mapUri: 'init-2.mp4', programDateTime: new Date(T0 + 60_000) });
+  state.pendingSegment = { programDateTime: new Date(T0 + 61_000), discontinuity: false, mapUri: 'init-2.mp4' };
+  const text = renderMediaPlaylist(state);
+  valid(t, text);
+  t.match(text, /s8\.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-2.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:01:00.000Z\n#EXT-X-PART:DURATION=0.5,URI="p9.0.m4s"/);
+  t.equal(text.match(/#EXT-X-MAP/g)?.length, 2, 'the unchanged init is not repeated for the pending parts');
+  t.match(text, /#EXT-X-DISCONTINUITY-SEQUENCE:2\n/);
+  const parsed = parseMediaPlaylist(text);
+  t.same(parsed.segments.map((s) => [s.msn, s.discontinuity, s.mapUri]), [[7, false, 'init.mp4'], [8, false, 'init.mp4'], [9, true, 'init-2.mp4']]);
+
+  const slid = live([9, 10], 1, { discontinuitySequence: 2 });
+  slid.segments = slid.segments.map((s) => ({ ...s, mapUri: 'init-2.mp4' }));
+  slid.pendingSegment = { programDateTime: new Date(T0 + 11_000), discontinuity: false, mapUri: 'init-2.mp4' };
+  const slidText = renderMediaPlaylist(slid);
+  t.equal(slidText.match(/#EXT-X-MAP:[^\n]+/g)?.join(), '#EXT-X-MAP:URI="init-2.mp4"', 'the window names the init its segments use');
+  t.equal(slidText.match(/#EXT-X-MAP:[^\n]+/g)?.length, 1);
+
+  const restarting = live([7, 8], 1);
+  restarting.pendingSegment = { programDateTime: new Date(T0 + 60_000), discontinuity: true, mapUri: 'init-2.mp4' };
+  const building = renderMediaPlaylist(restarting);
+  valid(t, building);
+  t.match(building, /s8\.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-2.mp4"\n#EXT-X-PROGRAM-DATE-TIME:[^\n]+\n#EXT-X-PART:DURATION=0.5,URI="p9.0.m4s"/);
+});
+
+t.test('an ended stream: ENDLIST last, no hint, no parentless parts', async (t) => {
+  const text = renderMediaPlaylist(live([0, 1, 2, 3], 1, { ended: true }));
+  valid(t, text);
+  t.match(text, /s3\.m4s\n#EXT-X-RENDITION-REPORT:[^\n]+\n#EXT-X-ENDLIST\n$/);
+  t.notMatch(text, /PRELOAD-HINT|p4\.0/);
+  t.notMatch(renderMediaPlaylist(live([0, 1, 2, 3], 1, { ended: true }), { skip: true }), /EXT-X-SKIP/, '_HLS_skip is ignored once ended');
+  t.same(lastMsnAndPart(live([0, 1], 1, { ended: true })), { msn: 1, part: 1 });
+});
+
+t.test('a delta update skips what is older than CAN-SKIP-UNTIL', async (t) => {
+  const msns = Array.from({ length: 12 }, (_, i) => 100 + i);
+  const state = live(msns, 1, { discontinuitySequence: 3 });
+  state.segments[1] = segment(101, { discontinuity: true });
+  const full = renderMediaPlaylist(state);
+  const delta = renderMediaPlaylist(state, { skip: true });
+  valid(t, full);
+  valid(t, delta);
+  t.same(validateMediaPlaylist(delta, { lowLatency: true, previous: full }), [], 'consistent with the full playlist');
+  // Boundary 6 s from the end of segment 111: segments 100..104 end 7..11 s before it.
+  t.match(delta, /^#EXTM3U\n#EXT-X-VERSION:9\n/);
+  t.match(delta, /#EXT-X-MEDIA-SEQUENCE:100\n#EXT-X-DISCONTINUITY-SEQUENCE:3\n#EXT-X-SKIP:SKIPPED-SEGMENTS=5\n#EXT-X-MAP:URI="init.mp4"\n#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:01:45.000Z\n#EXTINF:1.0,\ns105.m4s\n/);
+  t.notMatch(delta, /#EXT-X-DISCONTINUITY\n/, 'the skipped discontinuity goes with its segment');
+  const parsed = parseMediaPlaylist(delta);
+  t.same(parsed.segments.map((s) => s.msn), msns.slice(5));
+  t.same(parsed.segments.map((s) => s.uri), parseMediaPlaylist(full).segments.slice(5).map((s) => s.uri));
+  t.match(full, /^#EXTM3U\n#EXT-X-VERSION:6\n/);
+
+  const short = live([0, 1, 2, 3, 4, 5], 1);
+  t.equal(renderMediaPlaylist(short, { skip: true }), renderMediaPlaylist(short), 'nothing to skip: the full playlist');
+});
+
+t.test('PART-HOLD-BACK is at least three printed PART-TARGETs', async (t) => {
+  for (const partTarget of [0.2, 0.23334, 0.33334, 0.5, 1.001]) {
+    const state = live([0, 1], 0, { partTarget, targetDuration: 2 });
+    state.segments = [];
+    state.pendingParts = [{ uri: 'p0.0.m4s', duration: partTarget, independent: true }];
+    const text = renderMediaPlaylist(state);
+    const parsed = parseMediaPlaylist(text);
+    const holdBack = parsed.serverControl!.partHoldBack!;
+    t.ok(holdBack >= 3 * parsed.partTarget! - 1e-9, `${partTarget}: ${holdBack}`);
+    t.ok(partHoldBack(partTarget) - 3 * partTarget < 1e-4, 'and not much more');
+    valid(t, text);
+  }
+});
+
+t.test('newest part and part lookup', async (t) => {
+  const state = live([3, 4], 1);
+  t.same(lastMsnAndPart(state), { msn: 5, part: 0 });
+  t.same(lastMsnAndPart(live([3, 4], 0)), { msn: 4, part: 1 });
+  t.same(lastMsnAndPart(live([], 0)), { msn: 0, part: -1 });
+  t.ok(hasPart(state, 4, 1));
+  t.ok(hasPart(state, 5, 0));
+  t.notOk(hasPart(state, 4, 2), 'past the last part of a segment');
+  t.notOk(hasPart(state, 5, 1), 'not written yet');
+  t.notOk(hasPart(state, 2, 0), 'older than the window');
+  t.notOk(hasPart(state, 6, 0));
+  t.notOk(hasPart(state, 4, -1));
+});
+
+t.test('a window with a gap in its sequence numbers is refused', async (t) => {
+  const state = live([1, 2, 3], 0);
+  state.segments[2] = segment(5);
+  t.throws(() => renderMediaPlaylist(state), RangeError);
+});
+
+t.test('a rendition without parts yet is reported without LAST-PART', async (t) => {
+  const text = renderMediaPlaylist(live([0], 1, { renditionReports: [{ uri: '../1080p/index.m3u8', lastMsn: 0, lastPart: -1 }] }));
+  t.match(text, /#EXT-X-RENDITION-REPORT:URI="..\/1080p\/index.m3u8",LAST-MSN=0\n/);
+  valid(t, text);
+});
