@@ -36,6 +36,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
   });
   app.setValidatorCompiler(validatorCompiler);
+  // The API speaks JSON only: anything else is a 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
 
