@@ -31,7 +31,7 @@ start_private_services() {
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
     mkdir -p "$PRIVATE_DIR/pg"; [ "$(id -u)" = 0 ] && chown postgres "$PRIVATE_DIR/pg"
     run_as_pg "$PG_BIN/initdb" -D "$PRIVATE_DIR/pg" -U postgres --auth=trust >/dev/null
-    run_as_pg "$PG_BIN/pg_ctl" -D "$PRIVATE_DIR/pg" -o "-p 55432 -k $PRIVATE_DIR/pg -c listen_addresses=127.0.0.1" -l "$PRIVATE_DIR/pg.log" -w start >/dev/null
+    run_as_pg "$PG_BIN/pg_ctl" -D "$PRIVATE_DIR/pg" -o "-p 55432 -k $PRIVATE_DIR/pg -c listen_addresses=127.0.0.1" -l "$PRIVATE_DIR/pg/server.log" -w start >/dev/null
     run_as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p 55432 -U postgres test
     export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:55432/test
     echo "spillway: started a private PostgreSQL on 127.0.0.1:55432 for this run"
@@ -50,6 +50,10 @@ if [ "${CI:-}" = "true" ]; then
   export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
   tcp_open 127.0.0.1 5432 || die "CI: PostgreSQL is not reachable on 127.0.0.1:5432; the suite does not fall back to an embedded database."
   tcp_open 127.0.0.1 6379 || die "CI: Redis is not reachable on 127.0.0.1:6379; the suite does not fall back to an in-process bus."
+elif [ "${SPILLWAY_PRIVATE_SERVICES:-}" = 1 ]; then
+  # What a fresh machine gets: throwaway PostgreSQL and Redis of our own.
+  unset TEST_DATABASE_URL TEST_REDIS_URL
+  start_private_services
 else
   if [ -z "${TEST_DATABASE_URL:-}" ] && tcp_open 127.0.0.1 5432 \
     && node -e 'const pg=require("pg");const c=new pg.Client("postgres://postgres@127.0.0.1:5432/test");c.connect().then(()=>c.end()).then(()=>process.exit(0),()=>process.exit(1))' 2>/dev/null; then
