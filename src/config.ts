@@ -41,6 +41,14 @@ export const CONFIG_VARS = {
     default: '',
     meaning: 'Server secret (64 hex chars) that signs tokens and encrypts stream keys; empty means generated once into DATA_DIR/secret.key.',
   },
+  FFMPEG_PATH: { default: 'ffmpeg', meaning: 'The ffmpeg binary (Debian 5.1 or newer).' },
+  LADDER: { default: '720:2800,480:1400,360:800', meaning: 'Transcoded renditions as height:videoKbps, highest first; never above the source. Empty: passthrough only.' },
+  X264_PRESET: { default: 'veryfast', meaning: 'x264 preset of the transcoded renditions (ultrafast … medium); faster uses less CPU.' },
+  PART_DURATION_MS: { default: '200', meaning: 'LL-HLS part duration in milliseconds (100–1000).' },
+  SEGMENT_DURATION_S: { default: '1', meaning: 'Segment duration of transcoded renditions in seconds (1–6); passthrough segments follow source keyframes.' },
+  LIVE_WINDOW_SEGMENTS: { default: '60', meaning: 'Segments listed in a live playlist (the DVR window).' },
+  LIVE_GRACE_S: { default: '10', meaning: 'A publisher that reconnects within this many seconds continues the same live session.' },
+  MAX_LIVE_DURATION_S: { default: '43200', meaning: 'A live stream is ended after this many seconds (0: no limit).' },
   TRUST_PROXY: { default: 'false', meaning: 'Trust X-Forwarded-* headers (set true behind nginx).' },
   LOG_LEVEL: { default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   LOGIN_RATE_LIMIT: { default: '10', meaning: 'Login attempts allowed per IP and per account in LOGIN_RATE_WINDOW_S.' },
@@ -63,9 +71,21 @@ export interface Config {
   cdnUrl: string | null;
   secretKey: Buffer | null;
   trustProxy: boolean;
+  live: LiveConfig;
   logLevel: string;
   loginRateLimit: number;
   loginRateWindowS: number;
+}
+
+export interface LiveConfig {
+  ffmpegPath: string;
+  ladder: Array<{ height: number; videoBitrateKbps: number }>;
+  x264Preset: string;
+  partSeconds: number;
+  segmentSeconds: number;
+  windowSegments: number;
+  graceMs: number;
+  maxDurationMs: number;
 }
 
 export interface S3Config {
@@ -145,6 +165,26 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('S3_SECRET_ACCESS_KEY', 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together');
   }
 
+  const presets = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium'];
+  const preset = raw('X264_PRESET');
+  if (!presets.includes(preset)) throw new ConfigError('X264_PRESET', `expected one of ${presets.join(', ')}, got "${preset}"`);
+  const ladderText = env.LADDER === undefined ? CONFIG_VARS.LADDER.default : env.LADDER.trim();
+  const ladder = ladderText === '' ? [] : ladderText.split(',').map((rung) => {
+    const m = /^(\d{3,4}):(\d{2,6})$/.exec(rung.trim());
+    if (!m || Number(m[1]) < 144 || Number(m[1]) > 2160) throw new ConfigError('LADDER', `"${rung}" is not height:videoKbps (e.g. 720:2800)`);
+    return { height: Number(m[1]), videoBitrateKbps: Number(m[2]) };
+  });
+  const live: LiveConfig = {
+    ffmpegPath: raw('FFMPEG_PATH'),
+    ladder,
+    x264Preset: preset,
+    partSeconds: int('PART_DURATION_MS', 100, 1000) / 1000,
+    segmentSeconds: int('SEGMENT_DURATION_S', 1, 6),
+    windowSegments: int('LIVE_WINDOW_SEGMENTS', 6, 3600),
+    graceMs: int('LIVE_GRACE_S', 0, 600) * 1000,
+    maxDurationMs: int('MAX_LIVE_DURATION_S', 0, 7 * 86400) * 1000,
+  };
+
   return {
     host: raw('HOST'),
     port: int('PORT', 0, 65535),
@@ -159,6 +199,7 @@ export function loadConfig(env: Env = process.env): Config {
     cdnUrl: url('CDN_URL', ['http:', 'https:']),
     secretKey: secretText === '' ? null : Buffer.from(secretText, 'hex'),
     trustProxy: bool('TRUST_PROXY'),
+    live,
     logLevel,
     loginRateLimit: int('LOGIN_RATE_LIMIT', 1, 100000),
     loginRateWindowS: int('LOGIN_RATE_WINDOW_S', 1, 86400),

@@ -41,9 +41,22 @@ export interface ChannelsTable {
   created_at: Generated<Date>;
 }
 
+export type EndReason = 'unpublished' | 'ffmpeg-failed' | 'key-rotated' | 'max-duration' | 'server-shutdown' | 'server-restart';
+
+export interface LiveSessionsTable {
+  id: Generated<string>;
+  channel_id: string;
+  started_at: Generated<Date>;
+  ended_at: NullableTimestamp;
+  end_reason: EndReason | null;
+  renditions: ColumnType<unknown, string | undefined, string>;
+  restarts: Generated<number>;
+}
+
 export interface DB {
   schema_migrations: SchemaMigrationsTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;
   channels: ChannelsTable;
+  live_sessions: LiveSessionsTable;
 }

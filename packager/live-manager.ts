@@ -1,0 +1,181 @@
+// Owns every live session of this node: starts one when the ingest reports a publish, keeps it
+// through a reconnect within the grace window, ends it with a typed reason, and records it in the
+// database and on the bus.
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Bus } from '../src/bus/bus.ts';
+import type { DB, EndReason } from '../src/db/schema.ts';
+import type { Logger } from '../src/log.ts';
+import { LiveSession, type LiveSessionOptions, type RenditionInfo } from './live-session.ts';
+
+export interface PublishEvent {
+  channelId: string;
+  slug: string;
+  internalUrl: string;
+  video?: { codec: string | null; width: number | null; height: number | null; fps: number | null };
+  audio?: { codec: string | null };
+}
+
+/** What the live manager needs from the ingest: the power to drop a publisher. */
+export interface IngestControl {
+  kick(channelId: string): void;
+}
+
+export interface LadderPlan {
+  renditions: RenditionInfo[];
+  buildRun: LiveSessionOptions['buildRun'];
+}
+
+export interface LiveManagerOptions {
+  db: Kysely<DB>;
+  bus: Bus;
+  log: Logger;
+  mediaDir: string;
+  ffmpegPath: string;
+  partTarget: number;
+  segmentTarget: number;
+  windowSegments: number;
+  graceMs: number;
+  maxDurationMs: number;
+  maxRestarts: number;
+  /** Plans the ladder for a source; the pure ffmpeg argument builder lives behind it. */
+  plan: (source: PublishEvent) => LadderPlan;
+}
+
+export class LiveManager {
+  private readonly byChannel = new Map<string, LiveSession>();
+  private readonly byId = new Map<string, LiveSession>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
+  private readonly maxTimers = new Map<string, NodeJS.Timeout>();
+  private ingest: IngestControl | null = null;
+  private closing = false;
+
+  constructor(private readonly opts: LiveManagerOptions) {}
+
+  connectIngest(ingest: IngestControl): void {
+    this.ingest = ingest;
+  }
+
+  /** Sessions a crash left open are ended, so no channel looks live for ever. */
+  async recoverInterrupted(): Promise<number> {
+    const rows = await this.opts.db
+      .updateTable('live_sessions')
+      .set({ ended_at: new Date(), end_reason: 'server-restart' })
+      .where('ended_at', 'is', null)
+      .returning(['id'])
+      .execute();
+    if (rows.length) this.opts.log.warn({ sessions: rows.map((r) => r.id) }, 'ended live sessions interrupted by a restart');
+    return rows.length;
+  }
+
+  async onPublish(event: PublishEvent): Promise<void> {
+    if (this.closing) return this.ingest?.kick(event.channelId);
+    const existing = this.byChannel.get(event.channelId);
+    if (existing && !existing.ended) {
+      // A reconnect within the grace window continues the same session and playlists.
+      clearTimeout(this.graceTimers.get(event.channelId));
+      this.graceTimers.delete(event.channelId);
+      this.opts.log.info({ session: existing.id, channel: event.slug }, 'publisher reconnected within the grace window');
+      existing.attach(event.internalUrl);
+      return;
+    }
+    const plan = this.opts.plan(event);
+    const id = randomUUID();
+    const log = this.opts.log.child({ session: id, channel: event.slug });
+    const session = new LiveSession({
+      id,
+      channelId: event.channelId,
+      slug: event.slug,
+      mediaDir: this.opts.mediaDir,
+      ffmpegPath: this.opts.ffmpegPath,
+      buildRun: plan.buildRun,
+      renditions: plan.renditions,
+      partTarget: this.opts.partTarget,
+      segmentTarget: this.opts.segmentTarget,
+      windowSegments: this.opts.windowSegments,
+      maxRestarts: this.opts.maxRestarts,
+      log,
+    });
+    session.health.source = {
+      width: event.video?.width ?? null,
+      height: event.video?.height ?? null,
+      videoCodec: event.video?.codec ?? null,
+      audioCodec: event.audio?.codec ?? null,
+    };
+    await this.opts.db
+      .insertInto('live_sessions')
+      .values({ id, channel_id: event.channelId, started_at: session.startedAt, renditions: JSON.stringify(plan.renditions) })
+      .execute();
+    this.byChannel.set(event.channelId, session);
+    this.byId.set(id, session);
+    session.on('ended', (reason) => void this.onEnded(session, reason));
+    if (this.opts.maxDurationMs > 0) {
+      this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), this.opts.maxDurationMs).unref());
+    }
+    session.attach(event.internalUrl);
+    log.info({ renditions: plan.renditions.map((r) => r.name) }, 'live session started');
+    await this.opts.bus.publish('stream.started', { sessionId: id, channelId: event.channelId, slug: event.slug, startedAt: session.startedAt.toISOString() });
+  }
+
+  async onUnpublish(channelId: string): Promise<void> {
+    const session = this.byChannel.get(channelId);
+    if (!session || session.ended) return;
+    await session.detach();
+    if (this.closing) return;
+    clearTimeout(this.graceTimers.get(channelId));
+    this.graceTimers.set(
+      channelId,
+      setTimeout(() => {
+        this.graceTimers.delete(channelId);
+        void session.end('unpublished');
+      }, this.opts.graceMs).unref(),
+    );
+  }
+
+  /** Ends a channel's live session (key rotated, quota reached) and drops its publisher. */
+  async endChannel(channelId: string, reason: EndReason): Promise<void> {
+    const session = this.byChannel.get(channelId);
+    this.ingest?.kick(channelId);
+    if (session && !session.ended) await session.end(reason);
+  }
+
+  liveSession(channelId: string): LiveSession | null {
+    const s = this.byChannel.get(channelId);
+    return s && !s.ended ? s : null;
+  }
+
+  /** Any session still held in memory, live or recently ended (its playlists carry ENDLIST). */
+  session(id: string): LiveSession | null {
+    return this.byId.get(id) ?? null;
+  }
+
+  live(): LiveSession[] {
+    return [...this.byChannel.values()].filter((s) => !s.ended);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const t of [...this.graceTimers.values(), ...this.maxTimers.values()]) clearTimeout(t);
+    await Promise.all([...this.byChannel.values()].map((s) => s.end('server-shutdown')));
+  }
+
+  private async onEnded(session: LiveSession, reason: EndReason): Promise<void> {
+    clearTimeout(this.maxTimers.get(session.id));
+    this.maxTimers.delete(session.id);
+    clearTimeout(this.graceTimers.get(session.opts.channelId));
+    this.graceTimers.delete(session.opts.channelId);
+    if (this.byChannel.get(session.opts.channelId) === session) this.byChannel.delete(session.opts.channelId);
+    // Ended playlists stay answerable for a while so players see EXT-X-ENDLIST.
+    setTimeout(() => this.byId.delete(session.id), 5 * 60_000).unref();
+    try {
+      await this.opts.db
+        .updateTable('live_sessions')
+        .set({ ended_at: new Date(), end_reason: reason, restarts: session.restartCount })
+        .where('id', '=', session.id)
+        .execute();
+      await this.opts.bus.publish('stream.ended', { sessionId: session.id, channelId: session.opts.channelId, slug: session.opts.slug, reason });
+    } catch (err) {
+      this.opts.log.error({ err, session: session.id }, 'recording the end of a live session failed');
+    }
+  }
+}

@@ -1,0 +1,196 @@
+// One live stream: its renditions' packagers and the ffmpeg run feeding them. A run that dies
+// while the publisher is still there is restarted (the playlists carry EXT-X-DISCONTINUITY);
+// too many failures in a row end the session with 'ffmpeg-failed'.
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { EndReason } from '../src/db/schema.ts';
+import type { Logger } from '../src/log.ts';
+import { FfmpegRun, type FfmpegExit } from './ffmpeg-run.ts';
+import { renderMasterPlaylist } from './master-playlist.ts';
+import { lastMsnAndPart, renderMediaPlaylist } from './ll-hls-playlist.ts';
+import { RenditionPackager, type MediaFragment, type SegmentEvent } from './rendition-packager.ts';
+import { StreamHealth } from './stream-health.ts';
+
+export interface RenditionInfo {
+  name: string;
+  width: number;
+  height: number;
+  frameRate: number;
+  /** bits per second, for BANDWIDTH */
+  bandwidth: number;
+  passthrough: boolean;
+}
+
+export interface LiveSessionOptions {
+  id: string;
+  channelId: string;
+  slug: string;
+  mediaDir: string;
+  ffmpegPath: string;
+  /** Builds the ffmpeg argv for an input; the same renditions every time. */
+  buildRun: (inputUrl: string) => { args: string[]; outputs: Array<{ name: string; fd: number }> };
+  renditions: RenditionInfo[];
+  partTarget: number;
+  segmentTarget: number;
+  windowSegments: number;
+  maxRestarts: number;
+  log: Logger;
+}
+
+export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [SegmentEvent] }> {
+  readonly startedAt = new Date();
+  readonly packagers = new Map<string, RenditionPackager>();
+  readonly health = new StreamHealth();
+  private readonly codecs = new Map<string, string>();
+  private run: FfmpegRun | null = null;
+  private inputUrl: string | null = null;
+  private failures = 0;
+  private restarts = 0;
+  private endReason: EndReason | null = null;
+
+  constructor(readonly opts: LiveSessionOptions) {
+    super();
+    for (const r of opts.renditions) {
+      const targetDuration = r.passthrough ? Math.max(2, Math.ceil(opts.segmentTarget)) : Math.max(1, Math.ceil(opts.segmentTarget));
+      const packager = new RenditionPackager({
+        name: r.name,
+        dir: path.join(opts.mediaDir, 'live', opts.id, r.name),
+        partTarget: opts.partTarget,
+        segmentTarget: opts.segmentTarget,
+        targetDuration,
+        windowSegments: opts.windowSegments,
+        log: opts.log,
+      });
+      packager.on('segment', (e) => this.emit('segment', e));
+      this.packagers.set(r.name, packager);
+    }
+  }
+
+  get id(): string {
+    return this.opts.id;
+  }
+
+  get ended(): boolean {
+    return this.endReason !== null;
+  }
+
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  /** The publisher is (back) on air: start ffmpeg on its stream. */
+  attach(inputUrl: string): void {
+    if (this.ended) return;
+    this.inputUrl = inputUrl;
+    this.failures = 0;
+    this.startRun();
+  }
+
+  /** The publisher left; ffmpeg stops, the playlists wait for a reconnect or the end. */
+  async detach(): Promise<void> {
+    this.inputUrl = null;
+    await this.run?.stop();
+  }
+
+  async end(reason: EndReason): Promise<void> {
+    if (this.ended) return;
+    this.endReason = reason;
+    this.inputUrl = null;
+    await this.run?.stop();
+    await Promise.all([...this.packagers.values()].map((p) => p.end()));
+    this.opts.log.info({ reason, restarts: this.restarts }, 'live session ended');
+    this.emit('ended', reason);
+  }
+
+  /** Kills the current ffmpeg as a crash would; for tests and fault drills. */
+  killFfmpeg(): number | undefined {
+    const pid = this.run?.pid;
+    this.run?.kill();
+    return pid;
+  }
+
+  get ffmpegPid(): number | undefined {
+    return this.run?.pid;
+  }
+
+  masterPlaylist(): string {
+    return renderMasterPlaylist(
+      this.opts.renditions
+        .filter((r) => this.codecs.has(r.name))
+        .map((r) => ({
+          name: r.name,
+          uri: `${r.name}/index.m3u8`,
+          bandwidth: r.bandwidth,
+          averageBandwidth: Math.round(r.bandwidth * 0.85),
+          width: r.width,
+          height: r.height,
+          frameRate: r.frameRate,
+          codecs: this.codecs.get(r.name)!,
+        })),
+    );
+  }
+
+  /** True once every rendition has its init section, so the master playlist is complete. */
+  get ready(): boolean {
+    return this.opts.renditions.every((r) => this.codecs.has(r.name));
+  }
+
+  mediaPlaylist(rendition: string, skip: boolean): string | null {
+    const packager = this.packagers.get(rendition);
+    if (!packager) return null;
+    packager.state.renditionReports = [...this.packagers.values()]
+      .filter((p) => p !== packager)
+      .map((p) => {
+        const last = lastMsnAndPart(p.state);
+        return { uri: `../${p.name}/index.m3u8`, lastMsn: last.msn, lastPart: last.part };
+      });
+    return renderMediaPlaylist(packager.state, { skip });
+  }
+
+  private startRun(): void {
+    if (!this.inputUrl || this.ended) return;
+    const { args, outputs } = this.opts.buildRun(this.inputUrl);
+    const run = new FfmpegRun({
+      ffmpegPath: this.opts.ffmpegPath,
+      args,
+      outputs,
+      log: this.opts.log,
+      onInit: async (name, init) => {
+        this.codecs.set(name, init.codec);
+        this.timescales.set(name, init.timescale);
+        await this.packagers.get(name)?.onInit(init);
+      },
+      onFragment: async (name, fragment: MediaFragment) => {
+        if (name === this.sourceRendition) this.health.onFragment(fragment, this.timescales.get(name) ?? 0);
+        this.failures = 0;
+        await this.packagers.get(name)?.onFragment(fragment);
+      },
+    });
+    run.on('error', (err) => this.opts.log.error({ err }, 'ffmpeg could not start'));
+    run.on('exit', (exit) => this.onExit(run, exit));
+    this.run = run;
+    run.start();
+    this.opts.log.info({ pid: run.pid }, 'ffmpeg started');
+  }
+
+  private readonly timescales = new Map<string, number>();
+
+  private get sourceRendition(): string {
+    return this.opts.renditions[0]?.name ?? '';
+  }
+
+  private onExit(run: FfmpegRun, exit: FfmpegExit): void {
+    if (run !== this.run) return;
+    this.run = null;
+    if (exit.requested || this.ended || !this.inputUrl) return;
+    this.failures += 1;
+    this.opts.log.warn({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail, failures: this.failures }, 'ffmpeg exited unexpectedly');
+    if (this.failures > this.opts.maxRestarts) {
+      void this.end('ffmpeg-failed');
+      return;
+    }
+    this.restarts += 1;
+    const delay = Math.min(250 * 2 ** (this.failures - 1), 4000);
+    setTimeout(() => this.startRun(), delay).unref();
+  }
+}

@@ -1,0 +1,203 @@
+// Turns one rendition's fMP4 fragments into LL-HLS: every fragment is a part, parts are grouped
+// into segments at keyframes, files are written atomically, and the playlist state is kept in
+// memory so blocking reloads can be answered the moment a part exists.
+import { EventEmitter } from 'node:events';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from '../src/log.ts';
+import { writeFileAtomic } from './atomic-file.ts';
+import type { MediaPlaylistState, Part, Segment } from './ll-hls-playlist.ts';
+
+export interface InitSection {
+  data: Buffer;
+  timescale: number;
+}
+
+export interface MediaFragment {
+  data: Buffer;
+  /** in the init section's timescale */
+  baseMediaDecodeTime: number;
+  /** in the init section's timescale */
+  duration: number;
+  independent: boolean;
+}
+
+export interface RenditionPackagerOptions {
+  name: string;
+  /** MEDIA_DIR/live/<session>/<rendition> */
+  dir: string;
+  partTarget: number;
+  /** segments close at the first keyframe after this many seconds */
+  segmentTarget: number;
+  targetDuration: number;
+  /** segments listed in the live playlist */
+  windowSegments: number;
+  log: Logger;
+}
+
+export interface SegmentEvent {
+  rendition: string;
+  segment: Segment;
+  file: string;
+  mapUri: string;
+}
+
+export class RenditionPackager extends EventEmitter<{ update: []; segment: [SegmentEvent]; init: [{ rendition: string; file: string; uri: string }] }> {
+  readonly state: MediaPlaylistState;
+  private timescale = 0;
+  private generation = -1;
+  private nextPart = 0;
+  private pending: Array<{ part: Part; data: Buffer; number: number }> = [];
+  private pendingStart: { wallClock: number; discontinuity: boolean; mapUri: string } | null = null;
+  private runStart: { wallClock: number; decodeTime: number } | null = null;
+  private nextDiscontinuity = false;
+  private writes: Promise<unknown> = Promise.resolve();
+  private readonly partNumbers = new Map<number, number[]>();
+
+  constructor(private readonly opts: RenditionPackagerOptions) {
+    super();
+    this.state = {
+      targetDuration: opts.targetDuration,
+      partTarget: opts.partTarget,
+      mapUri: '',
+      segments: [],
+      pendingParts: [],
+      nextPartUri: null,
+      discontinuitySequence: 0,
+      ended: false,
+      renditionReports: [],
+    };
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  /** The file name the next part will have; a GET for it may wait (preload hint). */
+  get nextPartNumber(): number {
+    return this.nextPart;
+  }
+
+  /** A new ffmpeg run starts with its init section; after the first, the next segment is a discontinuity. */
+  async onInit(init: InitSection): Promise<void> {
+    if (this.generation >= 0) {
+      this.flushPending();
+      this.nextDiscontinuity = true;
+    }
+    this.generation += 1;
+    this.timescale = init.timescale;
+    this.runStart = null;
+    const uri = `init-${this.generation}.mp4`;
+    await mkdir(this.opts.dir, { recursive: true });
+    await this.enqueue(() => writeFileAtomic(path.join(this.opts.dir, uri), init.data));
+    if (this.state.mapUri === '') this.state.mapUri = uri;
+    this.currentMapUri = uri;
+    this.emit('init', { rendition: this.opts.name, file: path.join(this.opts.dir, uri), uri });
+  }
+
+  private currentMapUri = '';
+
+  async onFragment(fragment: MediaFragment): Promise<void> {
+    if (this.timescale === 0 || this.state.ended) return;
+    const seconds = fragment.duration / this.timescale;
+    const pendingDuration = this.pending.reduce((sum, p) => sum + p.part.duration, 0);
+    const startsSegment = fragment.independent && pendingDuration >= this.opts.segmentTarget * 0.95;
+    // A source with long keyframe intervals must not grow a segment past TARGETDURATION.
+    const mustClose = pendingDuration + seconds > this.opts.targetDuration + 0.49;
+    if (this.pending.length > 0 && (startsSegment || mustClose)) this.closeSegment();
+
+    this.runStart ??= { wallClock: Date.now(), decodeTime: fragment.baseMediaDecodeTime };
+    if (this.pending.length === 0) {
+      const wallClock = this.runStart.wallClock + ((fragment.baseMediaDecodeTime - this.runStart.decodeTime) / this.timescale) * 1000;
+      this.pendingStart = { wallClock, discontinuity: this.nextDiscontinuity, mapUri: this.currentMapUri };
+      this.nextDiscontinuity = false;
+      this.state.pendingSegment = {
+        programDateTime: new Date(wallClock),
+        discontinuity: this.pendingStart.discontinuity,
+        ...(this.currentMapUri !== this.state.mapUri ? { mapUri: this.currentMapUri } : {}),
+      };
+    }
+    const number = this.nextPart++;
+    const part: Part = { uri: `part-${number}.m4s`, duration: seconds, independent: fragment.independent };
+    await this.enqueue(() => writeFileAtomic(path.join(this.opts.dir, part.uri), fragment.data));
+    this.pending.push({ part, data: fragment.data, number });
+    this.state.pendingParts = this.pending.map((p) => p.part);
+    this.state.nextPartUri = `part-${this.nextPart}.m4s`;
+    this.emit('update');
+  }
+
+  /** Ends the playlist: what is pending becomes the last segment, and EXT-X-ENDLIST is written. */
+  async end(): Promise<void> {
+    if (this.state.ended) return;
+    this.flushPending();
+    this.state.ended = true;
+    this.state.nextPartUri = null;
+    delete this.state.pendingSegment;
+    await this.writes;
+    this.emit('update');
+  }
+
+  /** Waits for every file write issued so far. */
+  idle(): Promise<unknown> {
+    return this.writes;
+  }
+
+  private flushPending(): void {
+    if (this.pending.length > 0) this.closeSegment();
+  }
+
+  private closeSegment(): void {
+    const start = this.pendingStart!;
+    const msn = this.state.segments.length > 0 ? this.state.segments.at(-1)!.mediaSequence + 1 : this.firstMsn;
+    const segment: Segment = {
+      mediaSequence: msn,
+      uri: `seg-${msn}.m4s`,
+      duration: this.pending.reduce((sum, p) => sum + p.part.duration, 0),
+      parts: this.pending.map((p) => p.part),
+      programDateTime: new Date(start.wallClock),
+      discontinuity: start.discontinuity,
+      ...(start.mapUri !== this.state.mapUri ? { mapUri: start.mapUri } : {}),
+    };
+    const data = this.pending.map((p) => p.data);
+    this.partNumbers.set(msn, this.pending.map((p) => p.number));
+    this.pending = [];
+    this.pendingStart = null;
+    this.state.pendingParts = [];
+    delete this.state.pendingSegment;
+    this.state.segments.push(segment);
+    const file = path.join(this.opts.dir, segment.uri);
+    const mapUri = start.mapUri;
+    void this.enqueue(async () => {
+      await writeFileAtomic(file, data);
+      this.emit('segment', { rendition: this.opts.name, segment, file, mapUri });
+    });
+    this.slideWindow();
+  }
+
+  private firstMsn = 0;
+
+  private slideWindow(): void {
+    while (this.state.segments.length > this.opts.windowSegments) {
+      const old = this.state.segments.shift()!;
+      if (old.discontinuity) this.state.discontinuitySequence += 1;
+      this.firstMsn = old.mediaSequence + 1;
+      // Parts of a segment outside the window are no longer listed anywhere; the segment file
+      // stays for the archiver.
+      const numbers = this.partNumbers.get(old.mediaSequence) ?? [];
+      this.partNumbers.delete(old.mediaSequence);
+      void this.enqueue(() => Promise.all(numbers.map((n) => rm(path.join(this.opts.dir, `part-${n}.m4s`), { force: true }))));
+    }
+    const first = this.state.segments[0];
+    if (first && first.mapUri) {
+      // The oldest listed segment's init becomes the playlist's EXT-X-MAP.
+      this.state.mapUri = first.mapUri;
+      for (const s of this.state.segments) if (s.mapUri === this.state.mapUri) delete s.mapUri;
+    }
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(task);
+    this.writes = run.catch((err) => this.opts.log.error({ err, rendition: this.opts.name }, 'writing a media file failed'));
+    return run;
+  }
+}
