@@ -99,6 +99,8 @@ export class RenditionPackager extends EventEmitter<{ update: []; segment: [Segm
 
   async onFragment(fragment: MediaFragment): Promise<void> {
     if (this.timescale === 0 || this.state.ended) return;
+    // A run starts at its first keyframe: audio that arrived before it has no video to go with.
+    if (this.runStart === null && !fragment.independent) return;
     const seconds = fragment.duration / this.timescale;
     const pendingDuration = this.pending.reduce((sum, p) => sum + p.part.duration, 0);
     const startsSegment = fragment.independent && pendingDuration >= this.opts.segmentTarget * 0.95;
