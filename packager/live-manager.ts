@@ -8,12 +8,15 @@ import type { DB, EndReason } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
 import { LiveSession, type LiveSessionOptions, type RenditionInfo } from './live-session.ts';
 
+/** The part of the ingest's publish event the packager uses. */
 export interface PublishEvent {
   channelId: string;
   slug: string;
   internalUrl: string;
-  video?: { codec: string | null; width: number | null; height: number | null; fps: number | null };
-  audio?: { codec: string | null };
+  media: {
+    video: { codec: string; width: number | null; height: number | null; fps: number | null } | null;
+    audio: { codec: string } | null;
+  };
 }
 
 /** What the live manager needs from the ingest: the power to drop a publisher. */
@@ -79,7 +82,15 @@ export class LiveManager {
       existing.attach(event.internalUrl);
       return;
     }
-    const plan = this.opts.plan(event);
+    let plan: LadderPlan;
+    try {
+      plan = this.opts.plan(event);
+    } catch (err) {
+      this.opts.log.warn({ channel: event.slug, reason: (err as Error).message }, 'stream refused');
+      this.ingest?.kick(event.channelId);
+      await this.opts.bus.publish('stream.refused', { channelId: event.channelId, slug: event.slug, reason: (err as Error).message });
+      return;
+    }
     const id = randomUUID();
     const log = this.opts.log.child({ session: id, channel: event.slug });
     const session = new LiveSession({
@@ -97,10 +108,10 @@ export class LiveManager {
       log,
     });
     session.health.source = {
-      width: event.video?.width ?? null,
-      height: event.video?.height ?? null,
-      videoCodec: event.video?.codec ?? null,
-      audioCodec: event.audio?.codec ?? null,
+      width: event.media.video?.width ?? null,
+      height: event.media.video?.height ?? null,
+      videoCodec: event.media.video?.codec ?? null,
+      audioCodec: event.media.audio?.codec ?? null,
     };
     await this.opts.db
       .insertInto('live_sessions')

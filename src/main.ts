@@ -3,6 +3,9 @@
 import { mkdir } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
+import { planLadder } from '../packager/ladder-plan.ts';
+import { LiveManager } from '../packager/live-manager.ts';
 import { AccountService } from './accounts/account-service.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/bus.ts';
@@ -11,18 +14,24 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrate } from './db/migrate.ts';
 import { buildApp } from './http/app.ts';
+import { hlsRoutes } from './http/routes/hls-routes.ts';
+import { liveRoutes, liveStatus } from './http/routes/live-routes.ts';
+import { ViewerCounter } from './http/viewer-counter.ts';
 import { createLogger, type Logger } from './log.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
 
 export interface Server {
+  config: Config;
   app: FastifyInstance;
   database: Database;
   bus: Bus;
   storage: Storage;
   accounts: AccountService;
   channels: ChannelService;
+  live: LiveManager;
+  ingest: RtmpIngest;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -56,24 +65,74 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       createChannel: (trx, user) => channels.create(trx, user),
     });
 
+    const live = new LiveManager({
+      db: database.db,
+      bus,
+      log: log.child({ mod: 'live' }),
+      mediaDir: config.mediaDir,
+      ffmpegPath: config.live.ffmpegPath,
+      partTarget: config.live.partSeconds,
+      segmentTarget: config.live.segmentSeconds,
+      windowSegments: config.live.windowSegments,
+      graceMs: config.live.graceMs,
+      maxDurationMs: config.live.maxDurationMs,
+      maxRestarts: 5,
+      plan: (event) => planLadder(config.live, event),
+    });
+    await live.recoverInterrupted();
+    closers.push(() => live.close());
+
+    const ingest = new RtmpIngest({
+      host: config.host,
+      port: config.rtmpPort,
+      log: log.child({ mod: 'ingest' }),
+      verifyStreamKey: async (key) => {
+        const channel = await channels.verifyStreamKey(key);
+        return channel ? { channelId: channel.id, slug: channel.slug } : null;
+      },
+    });
+    ingest.on('publish', (event) => void live.onPublish(event).catch((err) => log.error({ err }, 'starting a live session failed')));
+    ingest.on('unpublish', (event) => void live.onUnpublish(event.channelId));
+    live.connectIngest(ingest);
+    channels.onStreamKeyRotated((channel) => void live.endChannel(channel.id, 'key-rotated'));
+    await ingest.start();
+    closers.push(() => ingest.close());
+
+    const viewers = new ViewerCounter();
     const app = await buildApp({
       log,
       accounts,
       channels,
       readiness: { database: () => database.ping(), bus: () => bus.ping() },
-      rtmpPort: config.rtmpPort,
+      rtmpPort: () => ingest.port,
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
+      liveInfo: async (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
+      extend: async (app) => {
+        await app.register(hlsRoutes, { prefix: '/hls', mediaDir: config.mediaDir, session: (id) => live.session(id), viewers });
+        await app.register(liveRoutes, {
+          prefix: '/api/v1',
+          accounts,
+          channels,
+          live: () => live.live(),
+          liveSession: (id) => live.liveSession(id),
+          viewers,
+          publicUrl: config.publicUrl,
+        });
+      },
     });
     closers.push(() => app.close());
 
     return {
+      config,
       app,
       database,
       bus,
       storage,
       accounts,
       channels,
+      live,
+      ingest,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();
@@ -103,7 +162,7 @@ async function main(): Promise<void> {
   const server = await createServer(config, log);
   const url = await server.listen();
   log.info(
-    { url, rtmp: `rtmp://${config.host}:${config.rtmpPort}/live`, database: server.database.kind, storage: config.s3 ? 's3' : 'local', bus: config.redisUrl ? 'redis' : 'memory' },
+    { url, rtmp: `rtmp://${config.host}:${server.ingest.port}/live`, database: server.database.kind, storage: config.s3 ? 's3' : 'local', bus: config.redisUrl ? 'redis' : 'memory' },
     'spillway is up',
   );
 

@@ -17,7 +17,7 @@ export interface AppDeps {
   accounts: AccountService;
   channels: ChannelService;
   readiness: Record<string, () => Promise<void>>;
-  rtmpPort: number;
+  rtmpPort: () => number;
   publicUrl: string;
   trustProxy: boolean;
   liveInfo?: ChannelRoutesOptions['liveInfo'];

@@ -11,7 +11,8 @@ import { Slug, errors } from '../schemas.ts';
 export interface ChannelRoutesOptions {
   accounts: AccountService;
   channels: ChannelService;
-  rtmpPort: number;
+  /** The RTMP port actually listened on (configurable, or chosen by the OS in tests). */
+  rtmpPort: () => number;
   publicUrl: string;
   /** Adds live status to the channel body; provided once the live pipeline is wired. */
   liveInfo?: (channel: Channel) => Promise<Record<string, unknown>>;
@@ -50,7 +51,8 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (fa
 
   const rtmpServer = (request: FastifyRequest): string => {
     const host = opts.publicUrl ? new URL(opts.publicUrl).hostname : request.hostname.replace(/:\d+$/, '');
-    return `rtmp://${host}${opts.rtmpPort === 1935 ? '' : `:${opts.rtmpPort}`}/live`;
+    const port = opts.rtmpPort();
+    return `rtmp://${host}${port === 1935 ? '' : `:${port}`}/live`;
   };
 
   app.get('/:slug', { schema: { tags: ['channels'], params: Params, response: { 200: ChannelBody, ...errors(400, 404) } } }, async (request) => {

@@ -1,0 +1,189 @@
+// The live path end to end: ffmpeg publishes over real RTMP with a real stream key, the server
+// packages LL-HLS, and clients read it directly and through the repository's nginx.conf.
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { sql } from 'kysely';
+import { parseMediaPlaylist, validateMasterPlaylist, validateMediaPlaylist } from '../helpers/ll-hls-validator.ts';
+import { until } from '../helpers/media.ts';
+import { startNginx } from '../helpers/nginx.ts';
+import { publish } from '../helpers/publisher.ts';
+import { registerUser, startTestServer } from '../helpers/server-harness.ts';
+
+const run = promisify(execFile);
+
+t.test('live streaming', async (t) => {
+  const server = await startTestServer(t, { LADDER: '240:400', LIVE_GRACE_S: '6' });
+  const base = await server.listen();
+  const alice = await registerUser(server, 'alice');
+  const auth = { authorization: `Bearer ${alice.accessToken}` };
+  const keyRes = await server.app.inject({ url: '/api/v1/channels/alice/stream-key', headers: auth });
+  const { streamKey, server: obsServer } = keyRes.json();
+  t.match(obsServer, new RegExp(`:${server.ingest.port}/live$`), 'the OBS server URL names the real RTMP port');
+  const rtmp = (key: string) => `rtmp://127.0.0.1:${server.ingest.port}/live/${key}`;
+  const channel = async () => (await server.app.inject({ url: '/api/v1/channels/alice' })).json();
+
+  t.test('a bad key is refused before any ffmpeg starts, and not logged', async (t) => {
+    const badKey = 'live_' + 'B'.repeat(43);
+    const bad = publish(t, rtmp(badKey), { seconds: 10 });
+    const code = await bad.exited;
+    t.not(code, 0, 'the publisher is disconnected');
+    t.equal((await channel()).live, false);
+    t.equal(server.live.live().length, 0, 'no live session, so no packager ffmpeg');
+    t.notOk(server.logs().includes(badKey), 'the refused key is not in the log');
+  });
+
+  const first = publish(t, rtmp(streamKey), { seconds: 300 });
+  const live = await until(async () => {
+    const c = await channel();
+    return c.live ? c : null;
+  }, 'the channel to go live', 20_000);
+  const master = `${base}${live.playbackUrl}`;
+
+  t.test('playlists are valid LL-HLS and every rendition decodes', async (t) => {
+    const masterText = await (await fetch(master)).text();
+    t.same(validateMasterPlaylist(masterText), [], 'master playlist');
+    t.match(masterText, /source\/index\.m3u8/);
+    t.match(masterText, /240p\/index\.m3u8/);
+    const sessionBase = master.replace(/master\.m3u8$/, '');
+    await until(() => (server.live.live()[0]?.packagers.get('240p')?.state.segments.length ?? 0) >= 2, 'two segments', 20_000);
+    for (const name of ['source', '240p']) {
+      const res = await fetch(`${sessionBase}${name}/index.m3u8`);
+      t.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+      t.equal(res.headers.get('cache-control'), 'no-cache');
+      const text = await res.text();
+      t.same(validateMediaPlaylist(text, { lowLatency: true }), [], `${name} playlist`);
+    }
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', master], { timeout: 30_000 });
+    t.match(stdout, /h264,640,360/, 'ffprobe decodes the source rendition');
+    t.match(stdout, /h264,426,240/, 'ffprobe decodes the 240p rendition');
+    t.match(stdout, /aac/, 'with audio');
+  });
+
+  t.test('blocking playlist reload and the preload hint', async (t) => {
+    const playlistUrl = master.replace(/master\.m3u8$/, '240p/index.m3u8');
+    const parsed = parseMediaPlaylist(await (await fetch(playlistUrl)).text());
+    const { msn, part } = parsed.lastPart!;
+    const started = Date.now();
+    const res = await fetch(`${playlistUrl}?_HLS_msn=${msn}&_HLS_part=${part + 1}`);
+    t.equal(res.status, 200, 'the request for the next part is answered');
+    const next = parseMediaPlaylist(await res.text());
+    t.ok(next.lastPart!.msn > msn || next.lastPart!.part > part, 'and the playlist then has that part');
+    t.ok(Date.now() - started < 3000, 'within a few part durations');
+
+    const hint = next.preloadHints[0]!.uri;
+    const hinted = await fetch(new URL(hint, playlistUrl));
+    t.equal(hinted.status, 200, 'a GET for the hinted part waits for it and returns it');
+    t.ok((await hinted.arrayBuffer()).byteLength > 0);
+
+    const far = await fetch(`${playlistUrl}?_HLS_msn=${msn + 50}`);
+    t.equal(far.status, 400, 'too far ahead is a 400');
+    const malformed = await fetch(`${playlistUrl}?_HLS_part=1`);
+    t.equal(malformed.status, 400, 'a part without msn is a 400');
+    const delta = await (await fetch(`${playlistUrl}?_HLS_skip=YES`)).text();
+    t.same(validateMediaPlaylist(delta, { lowLatency: true }), [], 'a delta update is valid');
+  });
+
+  t.test('the same stream through nginx', async (t) => {
+    const proxy = await startNginx(t, { appUrl: base, mediaDir: server.config.mediaDir });
+    const viaNginx = master.replace(base, proxy);
+    const masterRes = await fetch(viaNginx);
+    t.equal(masterRes.status, 200);
+    t.same(validateMasterPlaylist(await masterRes.text()), []);
+    const playlistUrl = viaNginx.replace(/master\.m3u8$/, '240p/index.m3u8');
+    const parsed = parseMediaPlaylist(await (await fetch(playlistUrl)).text());
+    const segment = await fetch(new URL(parsed.segments.at(-1)!.uri, playlistUrl));
+    t.equal(segment.status, 200);
+    t.equal(segment.headers.get('cache-control'), 'public, max-age=31536000, immutable', 'segments are immutable');
+    t.equal(segment.headers.get('access-control-allow-origin'), '*');
+    t.equal(segment.headers.get('content-type'), 'video/iso.segment');
+    const { msn, part } = parsed.lastPart!;
+    const blocked = await fetch(`${playlistUrl}?_HLS_msn=${msn}&_HLS_part=${part + 1}`);
+    t.equal(blocked.status, 200, 'blocking reload works through the proxy');
+    const hint = parseMediaPlaylist(await blocked.text()).preloadHints[0]!.uri;
+    t.equal((await fetch(new URL(hint, playlistUrl))).status, 200, 'the hinted part, not yet on disk, is fetched from the app');
+    const api = await fetch(`${proxy}/api/v1/live`);
+    t.equal((await api.json()).live[0]?.slug, 'alice', 'the API is proxied');
+  });
+
+  t.test('a second publisher for a live channel is refused; the first keeps streaming', async (t) => {
+    const sessionId = live.sessionId;
+    const second = publish(t, rtmp(streamKey), { seconds: 10 });
+    t.not(await second.exited, 0, 'the duplicate is disconnected');
+    t.equal(first.child.exitCode, null, 'the first publisher is still connected');
+    const c = await channel();
+    t.equal(c.sessionId, sessionId, 'same live session');
+  });
+
+  t.test('malformed RTMP affects only its own connection', async (t) => {
+    const send = (bytes: Buffer) =>
+      new Promise<void>((resolve) => {
+        const socket = connect(server.ingest.port, '127.0.0.1', () => socket.end(bytes));
+        socket.on('close', () => resolve());
+        socket.on('error', () => resolve());
+        socket.setTimeout(3000, () => socket.destroy());
+      });
+    await send(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await send(Buffer.concat([Buffer.from([3]), Buffer.alloc(700, 0xff)]));
+    await send(Buffer.alloc(64 * 1024, 0x41));
+    const session = server.live.live()[0]!;
+    const packager = session.packagers.get('240p')!;
+    const before = packager.nextPartNumber;
+    await until(() => packager.nextPartNumber > before + 3, 'parts keep coming', 10_000);
+    t.pass('the live stream keeps producing parts');
+    t.equal((await server.app.inject({ url: '/healthz' })).statusCode, 200, 'the API answers');
+  });
+
+  t.test('ingest health for the owner only', async (t) => {
+    await until(async () => (await server.app.inject({ url: '/api/v1/channels/alice/ingest-health', headers: auth })).json().bitrateKbps > 0, 'a bitrate', 10_000);
+    const health = (await server.app.inject({ url: '/api/v1/channels/alice/ingest-health', headers: auth })).json();
+    t.equal(health.videoCodec, 'h264');
+    t.equal(health.width, 640);
+    t.equal(health.height, 360);
+    t.ok(health.fps > 25 && health.fps < 35, `fps ${health.fps}`);
+    t.ok(health.keyframeIntervalS === null || Math.abs(health.keyframeIntervalS - 2) < 0.1, `keyframe interval ${health.keyframeIntervalS}`);
+    t.same(health.warnings, [], 'a 2 s keyframe interval raises no warning');
+    const bob = await registerUser(server, 'bob');
+    const other = await server.app.inject({ url: '/api/v1/channels/alice/ingest-health', headers: { authorization: `Bearer ${bob.accessToken}` } });
+    t.equal(other.statusCode, 403);
+  });
+
+  t.test('a publisher that reconnects within the grace window continues the session', async (t) => {
+    const sessionId = (await channel()).sessionId;
+    await first.stop();
+    const again = publish(t, rtmp(streamKey), { seconds: 300 });
+    await until(async () => (await channel()).live && server.live.live()[0]?.packagers.get('240p')!.state.segments.some((s) => s.discontinuity), 'the reconnected stream', 20_000);
+    t.equal((await channel()).sessionId, sessionId, 'same session id, same playlists');
+    const text = await (await fetch(master.replace(/master\.m3u8$/, '240p/index.m3u8'))).text();
+    t.match(text, /#EXT-X-DISCONTINUITY/);
+    t.same(validateMediaPlaylist(text, { lowLatency: true }), []);
+
+    t.test('rotating the key ends the stream', async (t) => {
+      const rotated = await server.app.inject({ method: 'POST', url: '/api/v1/channels/alice/stream-key', headers: auth });
+      t.equal(rotated.statusCode, 200);
+      t.not(await again.exited, null, 'the publisher is disconnected');
+      await until(async () => !(await channel()).live, 'the channel to go offline', 10_000);
+      const row = await server.database.db.selectFrom('live_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
+      t.equal(row.end_reason, 'key-rotated');
+      t.ok(row.ended_at);
+      const ended = await (await fetch(master.replace(/master\.m3u8$/, '240p/index.m3u8'))).text();
+      t.match(ended, /#EXT-X-ENDLIST/, 'players see the end');
+      const oldKey = publish(t, rtmp(streamKey), { seconds: 5 });
+      t.not(await oldKey.exited, 0, 'the old key no longer publishes');
+    });
+  });
+
+  t.test('after the grace window an ended publish ends the session', async (t) => {
+    const key = (await server.app.inject({ url: '/api/v1/channels/alice/stream-key', headers: auth })).json().streamKey;
+    const p = publish(t, rtmp(key), { seconds: 300 });
+    const c = await until(async () => {
+      const x = await channel();
+      return x.live ? x : null;
+    }, 'live again', 20_000);
+    await p.stop();
+    await until(async () => !(await channel()).live, 'offline after the grace window', 20_000);
+    const rows = await sql<{ end_reason: string }>`select end_reason from live_sessions where id = ${c.sessionId}`.execute(server.database.db);
+    t.equal(rows.rows[0]?.end_reason, 'unpublished');
+  });
+});
