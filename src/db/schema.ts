@@ -1,5 +1,7 @@
 // Row types for kysely, kept by hand in step with sql/. Generated<T> marks columns with defaults.
 import type { ColumnType, Generated } from 'kysely';
+import type { ChatTables } from '../../chat/chat-tables.ts';
+import type { RecordingTables } from '../../packager/recording-tables.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -53,7 +55,7 @@ export interface LiveSessionsTable {
   restarts: Generated<number>;
 }
 
-export interface DB {
+export interface DB extends ChatTables, RecordingTables {
   schema_migrations: SchemaMigrationsTable;
   users: UsersTable;
   refresh_tokens: RefreshTokensTable;

@@ -1,5 +1,5 @@
 // The HTTP app as a plugin-built Fastify instance: main.ts listens on it, tests inject() into it.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { ChannelService } from '../channels/channel-service.ts';
@@ -32,7 +32,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log.child({ mod: 'http' }) as FastifyBaseLogger,
     bodyLimit: API_BODY_LIMIT,
     trustProxy: deps.trustProxy,
-    disableRequestLogging: true,
+    // Players poll playlists several times a second: a log line per request would drown the rest.
+    logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
   });
   app.setValidatorCompiler(validatorCompiler);
