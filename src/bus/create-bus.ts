@@ -1,3 +1,5 @@
+// Redis when REDIS_URL is set (several nodes share messages, counters and rate limits), else the
+// in-process bus of a single node.
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Bus } from './bus.ts';

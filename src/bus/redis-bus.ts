@@ -2,10 +2,12 @@
 // token buckets, so a rate limit holds however many nodes a user's requests land on.
 import { Redis } from 'ioredis';
 import type { BucketSpec, Bus, TakeResult, Unsubscribe } from './bus.ts';
+import { checkInteger, checkTake, toJson } from './memory-bus.ts';
 
 type Handler = (message: unknown) => void;
 
-// Uses the server's clock (TIME) so nodes whose clocks disagree still share one bucket fairly.
+// Redis's own clock (TIME), not the caller's: nodes whose clocks disagree still share one bucket
+// fairly. The hash forgets itself once it would be full again, so idle buckets cost nothing.
 const TAKE_SCRIPT = `
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -15,8 +17,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
-if tokens == nil then tokens = capacity; ts = now end
-tokens = math.min(capacity, tokens + (math.max(0, now - ts) / 1000) * rate)
+if tokens == nil or ts == nil then
+  tokens = capacity
+else
+  tokens = math.min(capacity, tokens + math.max(0, now - ts) / 1000 * rate)
+end
 local allowed = 0
 local retry = 0
 if tokens >= cost then
@@ -25,96 +30,143 @@ if tokens >= cost then
 else
   retry = math.ceil((cost - tokens) / rate * 1000)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
-return {allowed, math.floor(tokens), retry}
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate * 1000) + 1000)
+if allowed == 1 then return {1, math.floor(tokens), 0} end
+return {0, 0, retry}
 `;
+
+interface BusCommands {
+  spillwayTake(key: string, capacity: number, refillPerSecond: number, cost: number): Promise<[number, number, number]>;
+}
+
+interface Topic {
+  handlers: Set<Handler>;
+  /** Settles when Redis acknowledges the SUBSCRIBE; every subscriber of the topic waits for it. */
+  subscribed: Promise<unknown>;
+}
 
 export interface RedisBusOptions {
   url: string;
+  /** Namespaces every key and channel, so several deployments (or tests) can share one Redis. */
   prefix?: string;
   onError?: (err: Error) => void;
+  /** Longest wait for Redis to accept a connection or answer a command before the call fails. */
   connectTimeoutMs?: number;
 }
 
 export class RedisBus implements Bus {
-  private readonly commands: Redis;
+  private readonly commands: Redis & BusCommands;
   private subscriber: Redis | null = null;
-  private readonly topics = new Map<string, Set<Handler>>();
+  private readonly topics = new Map<string, Topic>();
   private readonly prefix: string;
   private readonly onError: (err: Error) => void;
+  private closed = false;
 
   constructor(private readonly opts: RedisBusOptions) {
     this.prefix = opts.prefix ?? '';
     this.onError = opts.onError ?? (() => {});
-    this.commands = this.connect();
-    this.commands.defineCommand('swTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
+    this.commands = this.connect() as Redis & BusCommands;
+    this.commands.defineCommand('spillwayTake', { numberOfKeys: 1, lua: TAKE_SCRIPT });
   }
 
   async publish(topic: string, message: unknown): Promise<void> {
-    await this.commands.publish(this.prefix + topic, JSON.stringify(message));
+    await this.commands.publish(this.prefix + topic, toJson(message));
   }
 
   async subscribe(topic: string, handler: Handler): Promise<Unsubscribe> {
-    const sub = this.subscriberConnection();
-    let handlers = this.topics.get(topic);
-    if (!handlers) {
-      handlers = new Set();
-      this.topics.set(topic, handlers);
-      await sub.subscribe(this.prefix + topic);
+    if (this.closed) throw new Error('bus is closed');
+    let entry = this.topics.get(topic);
+    if (!entry) {
+      // One Redis subscription per topic, shared by all its handlers on this node.
+      entry = { handlers: new Set(), subscribed: this.subscriberConnection().subscribe(this.prefix + topic) };
+      this.topics.set(topic, entry);
     }
-    const entry: Handler = (m) => handler(m);
-    handlers.add(entry);
+    const own: Handler = (m) => handler(m);
+    entry.handlers.add(own);
+    try {
+      await entry.subscribed;
+    } catch (err) {
+      // Forget a subscription Redis never confirmed, so the next subscribe tries again; and undo
+      // it in case a SUBSCRIBE that timed out still reaches Redis later.
+      if (this.remove(topic, entry, own)) this.subscriber?.unsubscribe(this.prefix + topic).catch(() => {});
+      throw err;
+    }
     return async () => {
-      handlers.delete(entry);
-      if (handlers.size === 0 && this.topics.get(topic) === handlers) {
-        this.topics.delete(topic);
-        await sub.unsubscribe(this.prefix + topic).catch((err: Error) => this.onError(err));
+      if (this.remove(topic, entry, own)) {
+        await this.subscriber?.unsubscribe(this.prefix + topic).catch((err: Error) => this.onError(err));
       }
     };
   }
 
   async incr(key: string, delta = 1): Promise<number> {
-    return this.commands.incrby(this.prefix + key, delta);
+    checkInteger('delta', delta);
+    return this.commands.incrby(this.key('counter', key), delta);
   }
 
   async getCounter(key: string): Promise<number> {
-    return Number((await this.commands.get(this.prefix + key)) ?? 0);
+    return Number((await this.commands.get(this.key('counter', key))) ?? 0);
   }
 
   async setCounter(key: string, value: number, ttlMs: number): Promise<void> {
-    await this.commands.set(this.prefix + key, String(value), 'PX', Math.max(1, Math.round(ttlMs)));
+    checkInteger('value', value);
+    if (!(ttlMs > 0) || !Number.isFinite(ttlMs)) throw new RangeError(`ttlMs must be a positive number, got ${ttlMs}`);
+    await this.commands.set(this.key('counter', key), String(value), 'PX', Math.max(1, Math.round(ttlMs)));
   }
 
   async take(key: string, spec: BucketSpec, cost = 1): Promise<TakeResult> {
-    const run = (this.commands as unknown as { swTake(k: string, ...a: Array<string | number>): Promise<[number, number, number]> }).swTake;
-    const [allowed, remaining, retryAfterMs] = await run.call(this.commands, this.prefix + 'bucket:' + key, spec.capacity, spec.refillPerSecond, cost);
+    checkTake(spec, cost);
+    const [allowed, remaining, retryAfterMs] = await this.commands.spillwayTake(this.key('bucket', key), spec.capacity, spec.refillPerSecond, cost);
     return { allowed: allowed === 1, remaining, retryAfterMs };
   }
 
   async resetBucket(key: string): Promise<void> {
-    await this.commands.del(this.prefix + 'bucket:' + key);
+    await this.commands.del(this.key('bucket', key));
   }
 
   async ping(): Promise<void> {
-    await this.commands.ping();
+    // The subscriber connection too: with it down, messages from other nodes are being lost.
+    await Promise.all([this.commands.ping(), this.subscriber?.ping()]);
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     this.topics.clear();
-    await Promise.all([this.commands, this.subscriber].map((c) => c?.quit().catch(() => c.disconnect())));
+    await Promise.all([this.commands, this.subscriber].map((client) => client && shutDown(client)));
+  }
+
+  private key(kind: 'counter' | 'bucket', key: string): string {
+    return `${this.prefix}${kind}:${key}`;
+  }
+
+  /** Removes one handler; true when it was the topic's last, so the caller should UNSUBSCRIBE. */
+  private remove(topic: string, entry: Topic, own: Handler): boolean {
+    if (!entry.handlers.delete(own) || entry.handlers.size > 0 || this.topics.get(topic) !== entry) return false;
+    this.topics.delete(topic);
+    return true;
   }
 
   private connect(): Redis {
+    const timeoutMs = this.opts.connectTimeoutMs ?? 3000;
     const client = new Redis(this.opts.url, {
-      connectTimeout: this.opts.connectTimeoutMs ?? 3000,
-      // Fail commands fast while Redis is down instead of queueing them for ever; the client
-      // keeps reconnecting in the background and recovers by itself.
+      connectTimeout: timeoutMs,
+      // Every call fails within the timeout while Redis is down or hung, instead of waiting in
+      // the offline queue for ever; the client keeps reconnecting in the background meanwhile.
+      commandTimeout: timeoutMs,
       maxRetriesPerRequest: 1,
-      enableOfflineQueue: true,
       retryStrategy: (times) => Math.min(times * 200, 2000),
+      // ioredis waits this long for a socket that already failed to close, holding the process
+      // open after close(); 2 s by default.
+      disconnectTimeout: 200,
     });
-    client.on('error', (err) => this.onError(err));
+    // One report per outage, not one per reconnection attempt.
+    let down = false;
+    client.on('error', (err: Error) => {
+      if (!down) this.onError(err);
+      down = true;
+    });
+    client.on('ready', () => (down = false));
     return client;
   }
 
@@ -122,19 +174,12 @@ export class RedisBus implements Bus {
     if (this.subscriber) return this.subscriber;
     const sub = this.connect();
     sub.on('message', (channel: string, text: string) => {
-      const handlers = this.topics.get(channel.slice(this.prefix.length));
+      const handlers = this.topics.get(channel.slice(this.prefix.length))?.handlers;
       if (!handlers) return;
-      let message: unknown;
-      try {
-        message = JSON.parse(text);
-      } catch (err) {
-        this.onError(err as Error);
-        return;
-      }
       for (const handler of [...handlers]) {
+        if (!handlers.has(handler)) continue; // unsubscribed by an earlier handler
         try {
-          // Each handler gets its own copy, as with the in-process bus.
-          handler(handlers.size > 1 ? structuredClone(message) : message);
+          handler(JSON.parse(text)); // a copy per handler, as with the in-process bus
         } catch (err) {
           this.onError(err instanceof Error ? err : new Error(String(err)));
         }
@@ -143,4 +188,10 @@ export class RedisBus implements Bus {
     this.subscriber = sub;
     return sub;
   }
+}
+
+function shutDown(client: Redis): Promise<unknown> {
+  // QUIT waits for pending replies; while disconnected it would wait in the offline queue.
+  if (client.status !== 'ready') return Promise.resolve(client.disconnect());
+  return client.quit().catch(() => client.disconnect());
 }
