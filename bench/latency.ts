@@ -1,0 +1,86 @@
+// npm run bench:latency — glass-to-glass latency in Chromium + hls.js (low-latency mode).
+// The publisher draws its frame number as 16 blocks across the top of the picture; the player
+// page reads it back from every frame it actually shows (requestVideoFrameCallback + canvas).
+// Latency of a frame = when it was shown − when the publisher made it (start + n / fps). With -re
+// ffmpeg reads frame n at start + n / fps; the start is estimated from the publisher's progress
+// reports (wall clock − encoded media time, the smallest over the run, which is later than the
+// true start by at most one encode step). The spawn time of the publisher is also printed as a
+// pessimistic reference (it counts ffmpeg's own start-up as latency).
+// Flags: --runs N (default 3) --seconds S of playback per run (default 30).
+import { spawn } from 'node:child_process';
+import { chromium } from 'playwright-core';
+import { CHROMIUM_PATH, servePlayer, type PlayerStats } from '../test/helpers/browser.ts';
+import { arg, median, newChannel, percentile, startBenchServer } from './bench-server.ts';
+
+const FPS = 30;
+const runs = arg('runs', 3);
+const seconds = arg('seconds', 30);
+const WARMUP_S = 5;
+
+const teardowns: Array<() => unknown> = [];
+const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
+
+function clockFilter(): string {
+  const bits = Array.from({ length: 16 }, (_, b) => `drawbox=x=${b}*iw/16:y=0:w=iw/16:h=ih/18:color=white:t=fill:enable='eq(mod(floor(n/${2 ** b}),2),1)'`);
+  return ['drawbox=x=0:y=0:w=iw:h=ih/18:color=black:t=fill', ...bits].join(',');
+}
+
+async function once(mode: { name: string; ladder: string; width: number; height: number }, playerBase: string) {
+  const { server, base, stop } = await startBenchServer({ LADDER: mode.ladder });
+  const url = await newChannel(server, 'bench');
+  const spawnedAt = Date.now();
+  const publisher = spawn('ffmpeg', [
+    '-nostdin', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', `testsrc2=size=${mode.width}x${mode.height}:rate=${FPS},${clockFilter()}`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', String(FPS * 2), '-keyint_min', String(FPS * 2), '-b:v', '2500k',
+    '-c:a', 'aac', '-b:a', '128k', '-progress', 'pipe:1', '-stats_period', '0.5', '-f', 'flv', url,
+  ], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let startEstimate = Infinity;
+  publisher.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    for (const m of text.matchAll(/out_time_us=(\d+)/g)) {
+      const us = Number(m[1]);
+      if (us > 0) startEstimate = Math.min(startEstimate, Date.now() - us / 1000);
+    }
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'] });
+  try {
+    let playbackUrl: string | undefined;
+    for (let i = 0; i < 200 && !playbackUrl; i++) {
+      playbackUrl = (await server.app.inject({ url: '/api/v1/channels/bench' })).json().playbackUrl;
+      if (!playbackUrl) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!playbackUrl) throw new Error('the stream never went live');
+    const page = await browser.newPage();
+    await page.goto(`${playerBase}/player.html?frameClock=1&fps=${FPS}&src=${encodeURIComponent(base + playbackUrl)}`);
+    await page.waitForFunction(() => (window as unknown as { stats: PlayerStats }).stats.started, null, { timeout: 30_000 });
+    await page.waitForTimeout((seconds + WARMUP_S) * 1000);
+    const stats = await page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats);
+    const cutoff = stats.frameLatency[0]!.shownAt + WARMUP_S * 1000;
+    const shown = stats.frameLatency.filter((f) => f.shownAt > cutoff);
+    const latencies = shown.map((f) => (f.shownAt - (startEstimate + (f.n / FPS) * 1000)) / 1000);
+    const fromSpawn = shown.map((f) => (f.shownAt - (spawnedAt + (f.n / FPS) * 1000)) / 1000);
+    return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), spawnP50: percentile(fromSpawn, 50), firstFrameMs: stats.firstFrameAt ?? NaN, stalls: stats.stalls, samples: latencies.length };
+  } finally {
+    await browser.close();
+    publisher.kill('SIGKILL');
+    await stop();
+  }
+}
+
+const playerBase = await servePlayer(t);
+const modes = [
+  { name: 'passthrough only (720p source)', ladder: '', width: 1280, height: 720 },
+  { name: 'full ladder (720p source + 480p + 360p)', ladder: '720:2800,480:1400,360:800', width: 1280, height: 720 },
+];
+console.log(`glass-to-glass latency, ${runs} runs × ${seconds} s per mode (frames 16-bit counted, ${FPS} fps, 2 s publisher keyframes)`);
+for (const mode of modes) {
+  const results = [];
+  for (let r = 0; r < runs; r++) {
+    const res = await once(mode, playerBase);
+    results.push(res);
+    console.log(`  ${mode.name} run ${r + 1}: p50 ${res.p50.toFixed(3)} s, p95 ${res.p95.toFixed(3)} s (p50 from spawn ${res.spawnP50.toFixed(3)} s), first frame ${Math.round(res.firstFrameMs)} ms, stalls ${res.stalls}, ${res.samples} frames`);
+  }
+  console.log(`${mode.name}: median of runs: p50 ${median(results.map((r) => r.p50)).toFixed(3)} s, p95 ${median(results.map((r) => r.p95)).toFixed(3)} s (p50 from spawn ${median(results.map((r) => r.spawnP50)).toFixed(3)} s), first frame ${Math.round(median(results.map((r) => r.firstFrameMs)))} ms, stalls ${results.reduce((s, r) => s + r.stalls, 0)} in all`);
+}
+for (const fn of teardowns.reverse()) await fn();
