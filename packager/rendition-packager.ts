@@ -56,6 +56,8 @@ export class RenditionPackager extends EventEmitter<{ update: []; segment: [Segm
 
   constructor(private readonly opts: RenditionPackagerOptions) {
     super();
+    // Every viewer's blocked playlist or part request listens for 'update': thousands is normal.
+    this.setMaxListeners(0);
     this.state = {
       targetDuration: opts.targetDuration,
       partTarget: opts.partTarget,
