@@ -34,6 +34,10 @@ t.test('live streaming', async (t) => {
     t.notOk(server.logs().includes(badKey), 'the refused key is not in the log');
   });
 
+  const events: Array<{ topic: string; message: { slug?: string; reason?: string; sessionId?: string } }> = [];
+  for (const topic of ['stream.started', 'stream.ended']) {
+    await server.bus.subscribe(topic, (message) => events.push({ topic, message: message as { slug?: string } }));
+  }
   const first = publish(t, rtmp(streamKey), { seconds: 300 });
   const live = await until(async () => {
     const c = await channel();
@@ -185,5 +189,22 @@ t.test('live streaming', async (t) => {
     await until(async () => !(await channel()).live, 'offline after the grace window', 20_000);
     const rows = await sql<{ end_reason: string }>`select end_reason from live_sessions where id = ${c.sessionId}`.execute(server.database.db);
     t.equal(rows.rows[0]?.end_reason, 'unpublished');
+    await until(() => events.some((e) => e.topic === 'stream.ended' && e.message.sessionId === c.sessionId), 'the stream.ended event', 5000);
+    t.same(
+      events.filter((e) => e.message.sessionId === c.sessionId).map((e) => [e.topic, e.message.slug, e.message.reason]),
+      [['stream.started', 'alice', undefined], ['stream.ended', 'alice', 'unpublished']],
+      'the bus announced the start and the end',
+    );
   });
+});
+
+t.test('a stream that reaches the maximum duration is ended and its publisher dropped', async (t) => {
+  const server = await startTestServer(t, { LADDER: '', MAX_LIVE_DURATION_S: '4' });
+  const carol = await registerUser(server, 'carol');
+  const { streamKey } = (await server.app.inject({ url: '/api/v1/channels/carol/stream-key', headers: { authorization: `Bearer ${carol.accessToken}` } })).json();
+  const p = publish(t, `rtmp://127.0.0.1:${server.ingest.port}/live/${streamKey}`, { seconds: 300 });
+  const sessionId = await until(() => server.live.live()[0]?.id, 'live', 20_000);
+  t.not(await p.exited, null, 'the publisher is disconnected');
+  const row = await until(() => server.database.db.selectFrom('live_sessions').selectAll().where('id', '=', sessionId).where('ended_at', 'is not', null).executeTakeFirst(), 'the session to end', 10_000);
+  t.equal(row.end_reason, 'max-duration');
 });
