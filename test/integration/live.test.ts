@@ -45,6 +45,22 @@ t.test('live streaming', async (t) => {
   }, 'the channel to go live', 20_000);
   const master = `${base}${live.playbackUrl}`;
 
+  t.test('the stream key is in no process list and no log line', async (t) => {
+    const { readFile: read, readdir } = await import('node:fs/promises');
+    const pid = server.live.live()[0]!.ffmpegPid!;
+    const cmdline = (await read(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+    t.match(cmdline, /rtmp:\/\/127\.0\.0\.1:\d+\/internal\//, 'the packager pulls an internal path');
+    t.notOk(cmdline.includes(streamKey), "the packager's ffmpeg arguments do not contain the key");
+    let leaks = 0;
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry) || Number(entry) === first.child.pid) continue;
+      const text = await read(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+      if (text.includes(streamKey)) leaks += 1;
+    }
+    t.equal(leaks, 0, 'no server process has the key in its arguments (only the test publisher does)');
+    t.notOk(server.logs().includes(streamKey), 'no log line contains the key');
+  });
+
   t.test('playlists are valid LL-HLS and every rendition decodes', async (t) => {
     const masterText = await (await fetch(master)).text();
     t.same(validateMasterPlaylist(masterText), [], 'master playlist');
@@ -168,7 +184,7 @@ t.test('live streaming', async (t) => {
       t.equal(rotated.statusCode, 200);
       t.not(await again.exited, null, 'the publisher is disconnected');
       await until(async () => !(await channel()).live, 'the channel to go offline', 10_000);
-      const row = await server.database.db.selectFrom('live_sessions').selectAll().where('id', '=', sessionId).executeTakeFirstOrThrow();
+      const row = await until(() => server.database.db.selectFrom('live_sessions').selectAll().where('id', '=', sessionId).where('ended_at', 'is not', null).executeTakeFirst(), 'the session row to be ended', 5000);
       t.equal(row.end_reason, 'key-rotated');
       t.ok(row.ended_at);
       const ended = await (await fetch(master.replace(/master\.m3u8$/, '240p/index.m3u8'))).text();
@@ -187,8 +203,8 @@ t.test('live streaming', async (t) => {
     }, 'live again', 20_000);
     await p.stop();
     await until(async () => !(await channel()).live, 'offline after the grace window', 20_000);
-    const rows = await sql<{ end_reason: string }>`select end_reason from live_sessions where id = ${c.sessionId}`.execute(server.database.db);
-    t.equal(rows.rows[0]?.end_reason, 'unpublished');
+    const reason = await until(async () => (await sql<{ end_reason: string | null }>`select end_reason from live_sessions where id = ${c.sessionId}`.execute(server.database.db)).rows[0]?.end_reason, 'the session row to be ended', 5000);
+    t.equal(reason, 'unpublished');
     await until(() => events.some((e) => e.topic === 'stream.ended' && e.message.sessionId === c.sessionId), 'the stream.ended event', 5000);
     t.same(
       events.filter((e) => e.message.sessionId === c.sessionId).map((e) => [e.topic, e.message.slug, e.message.reason]),

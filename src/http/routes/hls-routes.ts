@@ -99,8 +99,11 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
         const session = opts.session(sessionId);
         const packager = session?.packagers.get(rendition);
         const partNumber = /^part-(\d+)\.m4s$/.exec(file)?.[1];
-        if (packager && partNumber !== undefined && Number(partNumber) >= packager.nextPartNumber && Number(partNumber) <= packager.nextPartNumber + 1) {
-          await waitForUpdate(packager, () => packager.nextPartNumber > Number(partNumber) || packager.state.ended, Math.max(3000, packager.state.targetDuration * 3000));
+        const n = Number(partNumber);
+        // The hinted part (or the next) is held until written; the newest part may be numbered
+        // but still being renamed into place, so it waits for the writes too.
+        if (packager && partNumber !== undefined && n >= packager.nextPartNumber - 1 && n <= packager.nextPartNumber + 1) {
+          await waitForUpdate(packager, () => packager.nextPartNumber > n || packager.state.ended, Math.max(3000, packager.state.targetDuration * 3000));
           await packager.idle();
           info = await stat(full).catch(() => null);
         }
