@@ -15,22 +15,10 @@ import {
   type Storage,
   type StoredObject,
 } from './storage.ts';
+import { guessContentType } from './content-type.ts';
+// Re-exported until the VOD routes import it from content-type.ts.
+export { guessContentType };
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.m3u8': 'application/vnd.apple.mpegurl',
-  '.m4s': 'video/iso.segment',
-  '.mp4': 'video/mp4',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.png': 'image/png',
-  '.vtt': 'text/vtt',
-  '.json': 'application/json',
-};
-
-/** The type a key's extension implies, used whenever a put gives none (both implementations). */
-export function guessContentType(key: string): string {
-  return CONTENT_TYPES[path.posix.extname(key).toLowerCase()] ?? 'application/octet-stream';
-}
 
 /**
  * Refuses keys that could escape the root or alias another key on disk. Segments starting with '.'

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import { guessContentType } from './local-storage.ts';
+import { guessContentType } from './content-type.ts';
 import {
   ObjectNotFoundError,
   RangeNotSatisfiableError,

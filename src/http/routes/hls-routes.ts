@@ -11,6 +11,7 @@ import { decideReload, parseReloadQuery } from '../../../packager/blocking-reloa
 import type { LiveSession } from '../../../packager/live-session.ts';
 import type { RenditionPackager } from '../../../packager/rendition-packager.ts';
 import { AppError } from '../../errors.ts';
+import { guessContentType } from '../../storage/content-type.ts';
 import type { ViewerCounter } from '../viewer-counter.ts';
 
 export interface HlsRoutesOptions {
@@ -23,7 +24,6 @@ const SessionId = Type.String({ pattern: '^[0-9a-f-]{36}$' });
 const Rendition = Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$' });
 const MediaFile = Type.String({ pattern: '^(init-[0-9]{1,6}\\.mp4|part-[0-9]{1,9}\\.m4s|seg-[0-9]{1,9}\\.m4s)$' });
 const PLAYLIST_TYPE = 'application/vnd.apple.mpegurl';
-const CONTENT_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.m4s': 'video/iso.segment' };
 
 function waitForUpdate(packager: RenditionPackager, until: () => boolean, timeoutMs: number): Promise<boolean> {
   if (until()) return Promise.resolve(true);
@@ -110,7 +110,7 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
       }
       if (!info) throw new AppError('NOT_FOUND', 'No such media file.');
       return reply
-        .header('content-type', CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream')
+        .header('content-type', guessContentType(file))
         .header('content-length', info.size)
         .header('cache-control', 'public, max-age=31536000, immutable')
         .send(createReadStream(full));
