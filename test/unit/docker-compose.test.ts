@@ -59,3 +59,17 @@ t.test('every dependency exists and is waited for', async (t) => {
   t.equal(dbUrl.username, pgEnv.POSTGRES_USER);
   t.equal(dbUrl.pathname.slice(1), pgEnv.POSTGRES_DB);
 });
+
+t.test('nginx gets every placeholder of nginx.conf and the media the app writes', async (t) => {
+  const nginx = compose.services.nginx;
+  t.ok(nginx, 'nginx service exists');
+  const template = await readFile(new URL('../../nginx.conf', import.meta.url), 'utf8');
+  const placeholders = new Set([...template.matchAll(/\$\{(SPILLWAY_[A-Z_]+)\}/g)].map((m) => m[1]!));
+  t.ok(placeholders.size >= 4);
+  for (const name of placeholders) t.ok(nginx?.environment?.[name], `${name} is set for nginx`);
+  const mediaDir = compose.services.app?.environment?.MEDIA_DIR;
+  t.equal(nginx?.environment?.SPILLWAY_MEDIA_DIR, mediaDir, 'nginx serves the directory the app writes media to');
+  const appVolume = compose.services.app?.volumes?.[0]?.split(':');
+  t.ok(nginx?.volumes?.some((v) => v.startsWith(`${appVolume?.[0]}:${appVolume?.[1]}`)), 'the same volume is mounted at the same path');
+  t.equal(nginx?.environment?.SPILLWAY_APP, `app:${compose.services.app?.environment?.PORT}`, 'nginx proxies to the app port');
+});
