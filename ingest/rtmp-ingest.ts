@@ -27,6 +27,8 @@ export interface RtmpIngestOptions {
   host: string;
   port: number;
   verifyStreamKey: (key: string) => Promise<IngestChannel | null>;
+  /** After the key is accepted: a reason to refuse this channel now (its storage limit), or null. */
+  admit?: (channel: IngestChannel) => Promise<'storage-quota' | null>;
   log: Logger;
   /** Second bad attempt from an address waits this long, each further one twice as long (≤ 5 s). */
   badKeyDelayMs?: number;
@@ -195,6 +197,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       try {
         channel = await withTimeout(this.options.verifyStreamKey(key), VERIFY_TIMEOUT_MS);
         if (!channel) refusal = 'bad-key';
+        else if (this.options.admit) refusal = await withTimeout(this.options.admit(channel), VERIFY_TIMEOUT_MS);
       } catch (err) {
         this.log.error({ err, connId: attempt.connId }, 'stream key check failed');
         refusal = 'verify-failed';

@@ -80,6 +80,7 @@ const REFUSALS = {
   'already-live': 'This channel is already live from another encoder',
   'verify-failed': 'Stream key could not be checked, try again',
   closing: 'Server is shutting down',
+  'storage-quota': 'This channel has reached its recording storage limit: delete old VODs to stream again',
 } as const;
 
 process.on('uncaughtException', (err) => {

@@ -1,3 +1,60 @@
 // Row types of the recording tables (sql/004_recording.sql), merged into the database type in src/db/schema.ts.
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface RecordingTables {}
+import type { ColumnType, Generated } from 'kysely';
+
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
+
+export type VodStatus = 'recording' | 'finalizing' | 'ready' | 'failed';
+export type VodVisibility = 'public' | 'unlisted' | 'private';
+
+/** One rendition of a finished VOD, as stored in vods.renditions. */
+export interface VodRendition {
+  name: string;
+  width: number;
+  height: number;
+  frameRate: number;
+  bandwidth: number;
+  averageBandwidth: number;
+  codecs: string;
+  segments: number;
+}
+
+export interface VodsTable {
+  id: Generated<string>;
+  live_session_id: string;
+  channel_id: string;
+  title: Generated<string>;
+  status: ColumnType<VodStatus, VodStatus | undefined, VodStatus>;
+  visibility: ColumnType<VodVisibility, VodVisibility | undefined, VodVisibility>;
+  started_at: ColumnType<Date, Date | string, Date | string>;
+  duration_s: Generated<number>;
+  renditions: ColumnType<VodRendition[], string | undefined, string>;
+  size_bytes: Generated<number>;
+  thumbnail_key: Nullable<string>;
+  storage_prefix: string;
+  created_at: Generated<Date>;
+  deleted_at: NullableTimestamp;
+}
+
+export interface VodUploadsTable {
+  id: Generated<number>;
+  vod_id: string;
+  rendition: string;
+  file: string;
+  kind: 'init' | 'segment';
+  run: number;
+  msn: Nullable<number>;
+  duration_s: Nullable<number>;
+  discontinuity: Generated<boolean>;
+  size_bytes: number;
+  state: ColumnType<'pending' | 'uploaded', 'pending' | 'uploaded' | undefined, 'pending' | 'uploaded'>;
+  attempts: Generated<number>;
+  last_error: Nullable<string>;
+  file_ready_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  uploaded_at: NullableTimestamp;
+}
+
+export interface RecordingTables {
+  vods: VodsTable;
+  vod_uploads: VodUploadsTable;
+}

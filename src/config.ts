@@ -49,6 +49,11 @@ export const CONFIG_VARS = {
   LIVE_WINDOW_SEGMENTS: { default: '60', meaning: 'Segments listed in a live playlist (the DVR window).' },
   LIVE_GRACE_S: { default: '10', meaning: 'A publisher that reconnects within this many seconds continues the same live session.' },
   MAX_LIVE_DURATION_S: { default: '43200', meaning: 'A live stream is ended after this many seconds (0: no limit).' },
+  ARCHIVER: {
+    default: 'in-process',
+    meaning: 'in-process: the server uploads recordings itself; external: run `npm run archiver` beside it (exactly one archiver per MEDIA_DIR).',
+  },
+  CHANNEL_STORAGE_LIMIT_MB: { default: '0', meaning: 'Recorded storage a channel may use, in MiB (0: no limit); at the limit a stream ends and new ones are refused.' },
   TRUST_PROXY: { default: 'false', meaning: 'Trust X-Forwarded-* headers (set true behind nginx).' },
   LOG_LEVEL: { default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   LOGIN_RATE_LIMIT: { default: '10', meaning: 'Login attempts allowed per IP and per account in LOGIN_RATE_WINDOW_S.' },
@@ -72,6 +77,9 @@ export interface Config {
   secretKey: Buffer | null;
   trustProxy: boolean;
   live: LiveConfig;
+  archiver: 'in-process' | 'external';
+  /** Bytes of recordings a channel may keep; null: no limit. */
+  channelStorageLimitBytes: number | null;
   logLevel: string;
   loginRateLimit: number;
   loginRateWindowS: number;
@@ -185,6 +193,10 @@ export function loadConfig(env: Env = process.env): Config {
     maxDurationMs: int('MAX_LIVE_DURATION_S', 0, 7 * 86400) * 1000,
   };
 
+  const archiver = raw('ARCHIVER');
+  if (archiver !== 'in-process' && archiver !== 'external') throw new ConfigError('ARCHIVER', `expected in-process or external, got "${archiver}"`);
+  const storageLimitMb = int('CHANNEL_STORAGE_LIMIT_MB', 0, 1024 * 1024 * 1024);
+
   return {
     host: raw('HOST'),
     port: int('PORT', 0, 65535),
@@ -200,6 +212,8 @@ export function loadConfig(env: Env = process.env): Config {
     secretKey: secretText === '' ? null : Buffer.from(secretText, 'hex'),
     trustProxy: bool('TRUST_PROXY'),
     live,
+    archiver,
+    channelStorageLimitBytes: storageLimitMb === 0 ? null : storageLimitMb * 1024 * 1024,
     logLevel,
     loginRateLimit: int('LOGIN_RATE_LIMIT', 1, 100000),
     loginRateWindowS: int('LOGIN_RATE_WINDOW_S', 1, 86400),

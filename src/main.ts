@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
+import { registerRecording, type Recording } from '../packager/register-recording.ts';
+import { StorageQuota } from '../packager/storage-quota.ts';
 import { AccountService } from './accounts/account-service.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/bus.ts';
@@ -32,6 +34,7 @@ export interface Server {
   channels: ChannelService;
   live: LiveManager;
   ingest: RtmpIngest;
+  recording: Recording;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -82,6 +85,10 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     await live.recoverInterrupted();
     closers.push(() => live.close());
 
+    const quota = new StorageQuota(database.db, config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
+    quota.watch(live);
+    closers.push(async () => quota.close());
+
     const ingest = new RtmpIngest({
       host: config.host,
       port: config.rtmpPort,
@@ -90,6 +97,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
         const channel = await channels.verifyStreamKey(key);
         return channel ? { channelId: channel.id, slug: channel.slug } : null;
       },
+      admit: async (channel) => ((await quota.exceeded(channel.channelId)) ? 'storage-quota' : null),
     });
     ingest.on('publish', (event) => void live.onPublish(event).catch((err) => log.error({ err }, 'starting a live session failed')));
     ingest.on('unpublish', (event) => void live.onUnpublish(event.channelId));
@@ -99,6 +107,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     closers.push(() => ingest.close());
 
     const viewers = new ViewerCounter();
+    let recording: Recording | undefined;
     const app = await buildApp({
       log,
       accounts,
@@ -119,6 +128,18 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
           viewers,
           publicUrl: config.publicUrl,
         });
+        recording = await registerRecording({
+          app,
+          db: database.db,
+          bus,
+          storage,
+          config,
+          log,
+          keys,
+          accounts,
+          archive: config.archiver === 'in-process',
+        });
+        closers.push(() => recording!.close());
       },
     });
     closers.push(() => app.close());
@@ -133,6 +154,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       channels,
       live,
       ingest,
+      recording: recording!,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();

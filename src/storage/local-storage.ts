@@ -17,7 +17,6 @@ import {
 } from './storage.ts';
 import { guessContentType } from './content-type.ts';
 // Re-exported until the VOD routes import it from content-type.ts.
-export { guessContentType };
 
 
 /**

@@ -1,0 +1,202 @@
+// Records every live session to object storage. Files on disk and rows in the database are the
+// only state: the watcher on MEDIA_DIR/live says which session directory changed, each rendition's
+// recorder journals and uploads from the directory listing, and a session whose live_sessions row
+// has ended_at is finalised into a VOD. So the archiver may run inside the server or as its own
+// process (`npm run archiver`) against the same MEDIA_DIR and database, and after a crash it
+// resumes from what is on disk and in the journal. Run exactly one archiver per MEDIA_DIR.
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
+import type { Logger } from '../src/log.ts';
+import type { Storage } from '../src/storage/storage.ts';
+import { RenditionRecorder } from './rendition-recorder.ts';
+import type { BackoffPolicy } from './retry-backoff.ts';
+import { finalizeVod } from './vod-finalizer.ts';
+import type { RecordedSession, VodStore } from './vod-store.ts';
+
+export interface ArchiverOptions {
+  mediaDir: string;
+  store: VodStore;
+  storage: Storage;
+  log: Logger;
+  ffmpegPath: string;
+  /** LIVE_WINDOW_SEGMENTS: segments the live playlist lists, kept on disk */
+  windowSegments: number;
+  /** Optional: 'stream.ended' on the bus finalises at once instead of at the next poll. */
+  bus?: Bus;
+  /** How often the database is asked for sessions that ended (the fallback when no bus event comes). */
+  pollMs?: number;
+  /** How long a finished session's directory stays (the server answers its ended live playlist a while). */
+  retainEndedMs?: number;
+  backoff?: BackoffPolicy;
+}
+
+interface SessionState {
+  recorded: RecordedSession | null;
+  renditions: Map<string, RenditionRecorder>;
+}
+
+const SESSION_ID = /^[0-9a-f-]{36}$/;
+const RENDITION = /^[A-Za-z0-9_-]{1,32}$/;
+// Segments beyond the live window kept anyway, for players still fetching near its tail.
+const WINDOW_MARGIN = 3;
+
+export class Archiver {
+  private readonly liveDir: string;
+  private readonly sessions = new Map<string, Promise<SessionState>>();
+  private readonly finalizing = new Map<string, Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private watcher: FSWatcher | null = null;
+  private unsubscribe: Unsubscribe | null = null;
+  private poller: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(private readonly opts: ArchiverOptions) {
+    this.liveDir = path.join(opts.mediaDir, 'live');
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.liveDir, { recursive: true });
+    // Sessions on disk from before a restart: pending uploads resume before anything new arrives.
+    for (const entry of await readdir(this.liveDir, { withFileTypes: true })) {
+      if (entry.isDirectory() && SESSION_ID.test(entry.name)) this.touch(entry.name, null);
+    }
+    const watcher = watch(this.liveDir, {
+      depth: 3,
+      ignoreInitial: true,
+      // Temp files of atomic writes start with a dot; parts are never recorded.
+      ignored: (file) => path.basename(file).startsWith('.') || /^part-\d+\.m4s$/.test(path.basename(file)),
+    });
+    watcher.on('add', (file) => this.onFile(file));
+    watcher.on('addDir', (dir) => this.onFile(path.join(dir, '.')));
+    watcher.on('error', (err) => this.opts.log.error({ err }, 'watching the live media directory failed'));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.watcher = watcher;
+    if (this.opts.bus) {
+      this.unsubscribe = await this.opts.bus.subscribe('stream.ended', () => void this.finalizeEnded());
+    }
+    this.poller = setInterval(() => void this.finalizeEnded(), this.opts.pollMs ?? 2000);
+    this.poller.unref();
+    await this.finalizeEnded();
+  }
+
+  /** Resolves when the session's VOD is finalised (or at once if no finalisation is running). */
+  async settled(sessionId: string): Promise<void> {
+    await this.finalizing.get(sessionId);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.poller) clearInterval(this.poller);
+    for (const t of this.timers) clearTimeout(t);
+    await this.unsubscribe?.().catch(() => {});
+    await this.watcher?.close();
+    const states = await Promise.all([...this.sessions.values()].map((p) => p.catch(() => null)));
+    await Promise.all(states.flatMap((s) => (s ? [...s.renditions.values()].map((r) => r.close()) : [])));
+    await Promise.allSettled([...this.finalizing.values()]);
+  }
+
+  private onFile(file: string): void {
+    const [sessionId, rendition] = path.relative(this.liveDir, file).split(path.sep);
+    if (sessionId && SESSION_ID.test(sessionId)) this.touch(sessionId, rendition && RENDITION.test(rendition) ? rendition : null);
+  }
+
+  /** Something changed in a session (or one of its renditions): make sure it is being recorded. */
+  private touch(sessionId: string, rendition: string | null): void {
+    if (this.closed) return;
+    void this.session(sessionId)
+      .then(async (state) => {
+        if (!state.recorded) return;
+        const names = rendition ? [rendition] : await this.renditionDirs(sessionId);
+        for (const name of names) this.recorder(sessionId, state, name).kick();
+      })
+      .catch((err) => this.opts.log.error({ err, session: sessionId }, 'recording a session failed'));
+  }
+
+  private session(sessionId: string): Promise<SessionState> {
+    let state = this.sessions.get(sessionId);
+    if (!state) {
+      state = this.opts.store.ensureVod(sessionId).then((recorded) => {
+        if (!recorded) this.opts.log.warn({ session: sessionId }, 'media of an unknown live session; not recorded');
+        else if (recorded.vod.status === 'ready' || recorded.vod.status === 'failed' || recorded.vod.deleted_at) this.scheduleRemoval(sessionId, recorded.endedAt);
+        return { recorded, renditions: new Map() };
+      });
+      // A failed lookup (database down) is retried on the next event rather than remembered.
+      state.catch(() => this.sessions.delete(sessionId));
+      this.sessions.set(sessionId, state);
+    }
+    return state;
+  }
+
+  private recorder(sessionId: string, state: SessionState, rendition: string): RenditionRecorder {
+    let recorder = state.renditions.get(rendition);
+    if (!recorder) {
+      const vod = state.recorded!.vod;
+      recorder = new RenditionRecorder({
+        vodId: vod.id,
+        prefix: vod.storage_prefix,
+        rendition,
+        dir: path.join(this.liveDir, sessionId, rendition),
+        storage: this.opts.storage,
+        store: this.opts.store,
+        log: this.opts.log.child({ session: sessionId, vod: vod.id }),
+        keepSegments: this.opts.windowSegments + WINDOW_MARGIN,
+        backoff: this.opts.backoff,
+      });
+      state.renditions.set(rendition, recorder);
+    }
+    return recorder;
+  }
+
+  private async renditionDirs(sessionId: string): Promise<string[]> {
+    const entries = await readdir(path.join(this.liveDir, sessionId), { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory() && RENDITION.test(e.name)).map((e) => e.name);
+  }
+
+  private async finalizeEnded(): Promise<void> {
+    if (this.closed) return;
+    let ended: Array<{ sessionId: string; vodId: string }>;
+    try {
+      ended = await this.opts.store.endedUnfinished();
+    } catch (err) {
+      this.opts.log.error({ err }, 'looking for ended sessions failed');
+      return;
+    }
+    for (const { sessionId } of ended) {
+      if (this.finalizing.has(sessionId)) continue;
+      const run = this.finalize(sessionId)
+        .catch((err) => this.opts.log.error({ err, session: sessionId }, 'finalising a VOD failed; retrying at the next poll'))
+        .finally(() => this.finalizing.delete(sessionId));
+      this.finalizing.set(sessionId, run);
+    }
+  }
+
+  private async finalize(sessionId: string): Promise<void> {
+    const state = await this.session(sessionId);
+    if (!state.recorded) return;
+    const vod = state.recorded.vod;
+    const log = this.opts.log.child({ session: sessionId, vod: vod.id });
+    await this.opts.store.setStatus(vod.id, 'finalizing');
+    // Everything the packager wrote is on disk by now (it ends before the session row does).
+    await Promise.all((await this.renditionDirs(sessionId)).map((name) => this.recorder(sessionId, state, name).drain()));
+    if (this.closed) return;
+    const fresh = await this.opts.store.ensureVod(sessionId);
+    if (!fresh || fresh.vod.deleted_at) return;
+    await finalizeVod({ storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log }, fresh.vod, path.join(this.liveDir, sessionId), fresh.renditions);
+    await Promise.all([...state.renditions.values()].map((r) => r.close()));
+    this.scheduleRemoval(sessionId, fresh.endedAt);
+  }
+
+  /** A finished session's directory goes once its ended live playlist is no longer served. */
+  private scheduleRemoval(sessionId: string, endedAt: Date | null): void {
+    const delay = Math.max(0, (endedAt?.getTime() ?? Date.now()) + (this.opts.retainEndedMs ?? 5 * 60_000) - Date.now());
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.sessions.delete(sessionId);
+      void rm(path.join(this.liveDir, sessionId), { recursive: true, force: true }).catch((err) => this.opts.log.error({ err, session: sessionId }, 'removing a recorded session directory failed'));
+    }, delay);
+    timer.unref();
+    this.timers.add(timer);
+  }
+}

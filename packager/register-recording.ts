@@ -1,0 +1,61 @@
+// Wires recording into a server: the archiver (watching MEDIA_DIR/live) and the VOD routes. main.ts
+// calls this once the app is built and before it listens; `close()` stops the archiver.
+import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { AccountService } from '../src/accounts/account-service.ts';
+import type { Bus } from '../src/bus/bus.ts';
+import type { Config } from '../src/config.ts';
+import type { DB } from '../src/db/schema.ts';
+import { vodMediaRoutes } from '../src/http/routes/vod-media-routes.ts';
+import { vodRoutes } from '../src/http/routes/vod-routes.ts';
+import type { Logger } from '../src/log.ts';
+import type { ServerKeys } from '../src/secrets.ts';
+import type { Storage } from '../src/storage/storage.ts';
+import { Archiver } from './archiver.ts';
+import type { BackoffPolicy } from './retry-backoff.ts';
+import { VodStore } from './vod-store.ts';
+import { VodUrlSigner } from './vod-url-signer.ts';
+
+export interface RecordingDeps {
+  app: FastifyInstance;
+  db: Kysely<DB>;
+  bus: Bus;
+  storage: Storage;
+  config: Config;
+  log: Logger;
+  keys: ServerKeys;
+  /** Resolves bearer tokens for the owner-only routes. */
+  accounts: AccountService;
+  /** false when the archiver runs as its own process (`npm run archiver`): only the routes are added. */
+  archive?: boolean;
+  backoff?: BackoffPolicy;
+}
+
+export interface Recording {
+  archiver: Archiver | null;
+  close(): Promise<void>;
+}
+
+export async function registerRecording(deps: RecordingDeps): Promise<Recording> {
+  const { app, db, storage, config, log, keys } = deps;
+  // The JWT key is the server secret's derivative the app already holds; the signer derives its own from it.
+  const signer = new VodUrlSigner(keys.jwt);
+  await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl });
+  await app.register(vodMediaRoutes, { prefix: '/vod', db, storage, signer });
+
+  let archiver: Archiver | null = null;
+  if (deps.archive !== false) {
+    archiver = new Archiver({
+      mediaDir: config.mediaDir,
+      store: new VodStore(db),
+      storage,
+      bus: deps.bus,
+      log: log.child({ mod: 'archiver' }),
+      ffmpegPath: config.live.ffmpegPath,
+      windowSegments: config.live.windowSegments,
+      backoff: deps.backoff,
+    });
+    await archiver.start();
+  }
+  return { archiver, close: async () => archiver?.close() };
+}

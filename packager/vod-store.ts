@@ -1,0 +1,116 @@
+// The archiver's database state: the vods row of each recorded session and its upload journal.
+// Everything the archiver knows survives in these two tables and on disk, so a restarted archiver
+// (in the server or in its own process) carries on where the last one stopped.
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import type { DB } from '../src/db/schema.ts';
+import type { VodRendition, VodUploadsTable, VodsTable } from './recording-tables.ts';
+import type { RenditionInfo } from './live-session.ts';
+
+export type Vod = Selectable<VodsTable>;
+export type JournalRow = Selectable<VodUploadsTable>;
+export type NewJournalRow = Pick<JournalRow, 'vod_id' | 'rendition' | 'file' | 'kind' | 'run' | 'msn' | 'duration_s' | 'discontinuity' | 'size_bytes' | 'file_ready_at'>;
+
+export interface RecordedSession {
+  vod: Vod;
+  endedAt: Date | null;
+  renditions: RenditionInfo[];
+}
+
+export class VodStore {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  /** The session's VOD, created on first sight; null when no such live session exists. */
+  async ensureVod(sessionId: string): Promise<RecordedSession | null> {
+    const session = await this.db
+      .selectFrom('live_sessions')
+      .innerJoin('channels', 'channels.id', 'live_sessions.channel_id')
+      .select(['live_sessions.channel_id', 'live_sessions.started_at', 'live_sessions.ended_at', 'live_sessions.renditions', 'channels.title'])
+      .where('live_sessions.id', '=', sessionId)
+      .executeTakeFirst();
+    if (!session) return null;
+    const id = randomUUID();
+    await this.db
+      .insertInto('vods')
+      .values({
+        id,
+        live_session_id: sessionId,
+        channel_id: session.channel_id,
+        title: session.title || `Stream of ${session.started_at.toISOString().slice(0, 10)}`,
+        started_at: session.started_at,
+        storage_prefix: `vods/${id}`,
+      })
+      .onConflict((oc) => oc.column('live_session_id').doNothing())
+      .execute();
+    const vod = await this.db.selectFrom('vods').selectAll().where('live_session_id', '=', sessionId).executeTakeFirstOrThrow();
+    return { vod, endedAt: session.ended_at, renditions: (session.renditions as RenditionInfo[] | null) ?? [] };
+  }
+
+  /** VODs still recording (or interrupted while finalising) whose live session has ended. */
+  async endedUnfinished(): Promise<Array<{ sessionId: string; vodId: string }>> {
+    const rows = await this.db
+      .selectFrom('vods')
+      .innerJoin('live_sessions', 'live_sessions.id', 'vods.live_session_id')
+      .select(['vods.id', 'vods.live_session_id'])
+      .where('vods.status', 'in', ['recording', 'finalizing'])
+      .where('vods.deleted_at', 'is', null)
+      .where('live_sessions.ended_at', 'is not', null)
+      .execute();
+    return rows.map((r) => ({ sessionId: r.live_session_id, vodId: r.id }));
+  }
+
+  async journaled(vodId: string, rendition: string): Promise<JournalRow[]> {
+    return this.db.selectFrom('vod_uploads').selectAll().where('vod_id', '=', vodId).where('rendition', '=', rendition).orderBy('id').execute();
+  }
+
+  async allJournaled(vodId: string): Promise<JournalRow[]> {
+    return this.db.selectFrom('vod_uploads').selectAll().where('vod_id', '=', vodId).orderBy('rendition').orderBy('id').execute();
+  }
+
+  /** Writes the row unless the file is journaled already; returns the stored row either way. */
+  async journal(row: NewJournalRow): Promise<JournalRow> {
+    await this.db.insertInto('vod_uploads').values(row).onConflict((oc) => oc.columns(['vod_id', 'rendition', 'file']).doNothing()).execute();
+    return this.db
+      .selectFrom('vod_uploads')
+      .selectAll()
+      .where('vod_id', '=', row.vod_id)
+      .where('rendition', '=', row.rendition)
+      .where('file', '=', row.file)
+      .executeTakeFirstOrThrow();
+  }
+
+  async markUploaded(id: number): Promise<Date> {
+    const uploadedAt = new Date();
+    await this.db.updateTable('vod_uploads').set({ state: 'uploaded', uploaded_at: uploadedAt, last_error: null }).where('id', '=', id).execute();
+    return uploadedAt;
+  }
+
+  async markAttemptFailed(id: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('vod_uploads')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error.slice(0, 500) }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** A pending file that vanished from disk can never be uploaded: it leaves the journal. */
+  async forget(id: number): Promise<void> {
+    await this.db.deleteFrom('vod_uploads').where('id', '=', id).where('state', '=', 'pending').execute();
+  }
+
+  async setStatus(vodId: string, status: Vod['status']): Promise<void> {
+    await this.db.updateTable('vods').set({ status }).where('id', '=', vodId).execute();
+  }
+
+  async markReady(vodId: string, done: { durationS: number; renditions: VodRendition[]; sizeBytes: number; thumbnailKey: string | null }): Promise<void> {
+    await this.db
+      .updateTable('vods')
+      .set({ status: 'ready', duration_s: done.durationS, renditions: JSON.stringify(done.renditions), size_bytes: done.sizeBytes, thumbnail_key: done.thumbnailKey })
+      .where('id', '=', vodId)
+      .execute();
+  }
+
+  async byId(vodId: string): Promise<Vod | null> {
+    return (await this.db.selectFrom('vods').selectAll().where('id', '=', vodId).executeTakeFirst()) ?? null;
+  }
+}

@@ -1,0 +1,185 @@
+// /api/v1/vods: recorded streams. Anyone lists and reads public VODs (unlisted ones by id); the
+// channel owner sees all of theirs, renames them, changes their visibility and deletes them
+// (objects included). Private media is reached only through a signed, expiring playback URL.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { sql, type Kysely } from 'kysely';
+import { Type } from 'typebox';
+import type { VodUrlSigner } from '../../../packager/vod-url-signer.ts';
+import type { AccountService, PublicUser } from '../../accounts/account-service.ts';
+import type { DB } from '../../db/schema.ts';
+import { AppError } from '../../errors.ts';
+import type { Storage } from '../../storage/storage.ts';
+import { bearerToken } from '../auth-hook.ts';
+import { Slug, errors } from '../schemas.ts';
+
+export interface VodRoutesOptions {
+  db: Kysely<DB>;
+  storage: Storage;
+  accounts: AccountService;
+  signer: VodUrlSigner;
+  publicUrl: string;
+}
+
+/** Lifetime of a private VOD's signed playback URL. */
+export const SIGNED_URL_TTL_S = 6 * 3600;
+
+const VodId = Type.String({ format: 'uuid' });
+const VodBody = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  channel: Type.Object({ slug: Type.String(), title: Type.String() }),
+  status: Type.String({ enum: ['recording', 'finalizing', 'ready', 'failed'] }),
+  visibility: Type.String({ enum: ['public', 'unlisted', 'private'] }),
+  startedAt: Type.String({ format: 'date-time' }),
+  durationS: Type.Number(),
+  sizeBytes: Type.Integer(),
+  renditions: Type.Array(Type.Object({ name: Type.String(), width: Type.Integer(), height: Type.Integer(), bandwidth: Type.Integer() })),
+  thumbnailUrl: Type.Union([Type.String(), Type.Null()]),
+  previewTrackUrl: Type.Union([Type.String(), Type.Null()]),
+  playbackUrl: Type.Union([Type.String(), Type.Null()]),
+});
+
+function vodQuery(db: Kysely<DB>) {
+  return db
+    .selectFrom('vods')
+    .innerJoin('channels', 'channels.id', 'vods.channel_id')
+    .selectAll('vods')
+    .select(['channels.slug', 'channels.title as channel_title', 'channels.owner_id'])
+    .where('vods.deleted_at', 'is', null);
+}
+type VodRow = NonNullable<Awaited<ReturnType<ReturnType<typeof vodQuery>['executeTakeFirst']>>>;
+
+/** The signed-in user when a token is sent; anonymous otherwise (a bad token is still an error). */
+async function viewerOf(accounts: AccountService, request: FastifyRequest): Promise<PublicUser | null> {
+  const token = bearerToken(request);
+  return token === null ? null : accounts.authenticate(token);
+}
+
+/** The VOD if the request's viewer may see it (private ones only their owner); a 4xx AppError otherwise. */
+export async function findVisibleVod(db: Kysely<DB>, accounts: AccountService, request: FastifyRequest, id: string) {
+  const vod = await vodQuery(db).where('vods.id', '=', id).executeTakeFirst();
+  if (!vod) throw new AppError('NOT_FOUND', 'No such VOD.');
+  const viewer = await viewerOf(accounts, request);
+  if (vod.visibility === 'private' && vod.owner_id !== viewer?.id) {
+    throw viewer ? new AppError('FORBIDDEN', 'This VOD is private.') : new AppError('UNAUTHENTICATED', 'This VOD is private; sign in as its owner.');
+  }
+  return { vod, viewer };
+}
+
+export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, opts) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { db, storage, signer } = opts;
+
+  const mediaUrl = (vod: VodRow, file: string): string => {
+    const cdn = vod.visibility === 'private' ? null : storage.publicUrl(`${vod.storage_prefix}/${file}`);
+    if (cdn) return cdn;
+    const signed = vod.visibility === 'private' ? `?${signer.sign(vod.id, SIGNED_URL_TTL_S)}` : '';
+    return `${opts.publicUrl}/vod/${vod.id}/${file}${signed}`;
+  };
+  const body = (vod: VodRow) => {
+    const ready = vod.status === 'ready';
+    return {
+      id: vod.id,
+      title: vod.title,
+      channel: { slug: vod.slug, title: vod.channel_title },
+      status: vod.status,
+      visibility: vod.visibility,
+      startedAt: vod.started_at.toISOString(),
+      durationS: vod.duration_s,
+      sizeBytes: vod.size_bytes,
+      renditions: vod.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth })),
+      thumbnailUrl: ready && vod.thumbnail_key ? mediaUrl(vod, 'poster.jpg') : null,
+      previewTrackUrl: ready && vod.thumbnail_key ? mediaUrl(vod, 'thumbnails.vtt') : null,
+      playbackUrl: ready ? mediaUrl(vod, 'master.m3u8') : null,
+    };
+  };
+  const visible = (request: FastifyRequest, id: string) => findVisibleVod(db, opts.accounts, request, id);
+  const owned = async (request: FastifyRequest, id: string) => {
+    const { vod, viewer } = await visible(request, id);
+    if (!viewer) throw new AppError('UNAUTHENTICATED');
+    if (vod.owner_id !== viewer.id) throw new AppError('FORBIDDEN', 'Only the channel owner may change this VOD.');
+    return vod;
+  };
+
+  app.get(
+    '/vods',
+    {
+      schema: {
+        tags: ['vods'],
+        summary: 'Recorded streams, newest first. The owner of `channel` also sees its unlisted, private and unfinished ones.',
+        querystring: Type.Object({
+          channel: Type.Optional(Slug),
+          limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+          cursor: Type.Optional(Type.String({ format: 'uuid', description: 'nextCursor of the previous page' })),
+        }),
+        response: { 200: Type.Object({ vods: Type.Array(VodBody), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errors(400, 401) },
+      },
+    },
+    async (request) => {
+      const { channel, limit, cursor } = request.query;
+      const viewer = await viewerOf(opts.accounts, request);
+      let query = vodQuery(db).where((eb) => {
+        const listed = eb.and([eb('vods.visibility', '=', 'public'), eb('vods.status', '=', 'ready')]);
+        return viewer ? eb.or([listed, eb('channels.owner_id', '=', viewer.id)]) : listed;
+      });
+      if (channel) query = query.where((eb) => eb(eb.fn('lower', ['channels.slug']), '=', channel.toLowerCase()));
+      // Compare in the database: started_at has microseconds a JavaScript Date would lose.
+      if (cursor) query = query.where(sql<boolean>`(vods.started_at, vods.id) < (select c.started_at, c.id from vods c where c.id = ${cursor})`);
+      const rows = await query.orderBy('vods.started_at', 'desc').orderBy('vods.id', 'desc').limit(limit + 1).execute();
+      const page = rows.slice(0, limit);
+      return { vods: page.map(body), nextCursor: rows.length > limit ? page.at(-1)!.id : null };
+    },
+  );
+
+  app.get(
+    '/vods/:id',
+    { schema: { tags: ['vods'], params: Type.Object({ id: VodId }), response: { 200: VodBody, ...errors(400, 401, 403, 404) } } },
+    async (request) => body((await visible(request, request.params.id)).vod),
+  );
+
+  app.patch(
+    '/vods/:id',
+    {
+      schema: {
+        tags: ['vods'],
+        security: [{ bearer: [] }],
+        params: Type.Object({ id: VodId }),
+        body: Type.Object(
+          { title: Type.Optional(Type.String({ minLength: 1, maxLength: 140 })), visibility: Type.Optional(Type.String({ enum: ['public', 'unlisted', 'private'] })) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 200: VodBody, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const vod = await owned(request, request.params.id);
+      const { title, visibility } = request.body;
+      const trimmed = title?.replace(/[\u0000-\u001F\u007F]/g, '').trim();
+      if (trimmed === '') throw new AppError('VALIDATION', 'The title may not be blank.');
+      await db
+        .updateTable('vods')
+        .set({ ...(trimmed ? { title: trimmed } : {}), ...(visibility ? { visibility: visibility as VodRow['visibility'] } : {}) })
+        .where('id', '=', vod.id)
+        .execute();
+      return body((await vodQuery(db).where('vods.id', '=', vod.id).executeTakeFirst())!);
+    },
+  );
+
+  app.delete(
+    '/vods/:id',
+    { schema: { tags: ['vods'], security: [{ bearer: [] }], params: Type.Object({ id: VodId }), response: { 204: Type.Null(), ...errors(400, 401, 403, 404) } } },
+    async (request, reply) => {
+      const vod = await owned(request, request.params.id);
+      if (vod.status === 'recording' || vod.status === 'finalizing') {
+        throw new AppError('BAD_REQUEST', 'The VOD is still being recorded; delete it once it is ready.');
+      }
+      // Hidden first, so nobody is sent to objects that are going away.
+      await db.updateTable('vods').set({ deleted_at: new Date() }).where('id', '=', vod.id).execute();
+      for (const object of await storage.list(`${vod.storage_prefix}/`)) await storage.remove(object.key);
+      await db.deleteFrom('vod_uploads').where('vod_id', '=', vod.id).execute();
+      request.log.info({ vod: vod.id }, 'VOD deleted');
+      return reply.status(204).send(null);
+    },
+  );
+};
