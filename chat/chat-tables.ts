@@ -1,3 +1,59 @@
 // Row types of the chat tables (sql/003_chat.sql), merged into the database type in src/db/schema.ts.
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface ChatTables {}
+import type { ColumnType, Generated } from 'kysely';
+
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export type ChatAuditAction = 'delete' | 'timeout' | 'ban' | 'unban' | 'slow-mode' | 'moderator-add' | 'moderator-remove';
+
+export interface ChatMessagesTable {
+  id: Generated<string>;
+  channel_id: string;
+  live_session_id: string | null;
+  user_id: string;
+  text: string;
+  // bigint arrives from pg as a string; the store converts it.
+  offset_ms: ColumnType<string | number | null, number | null | undefined, number | null>;
+  created_at: Generated<Date>;
+  deleted_at: NullableTimestamp;
+  deleted_by: string | null;
+}
+
+export interface ChatModeratorsTable {
+  channel_id: string;
+  user_id: string;
+  added_by: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface ChatBansTable {
+  channel_id: string;
+  user_id: string;
+  expires_at: NullableTimestamp;
+  reason: Generated<string>;
+  created_by: string | null;
+  created_at: Generated<Date>;
+}
+
+export interface ChatSettingsTable {
+  channel_id: string;
+  slow_mode_s: Generated<number>;
+  updated_at: Generated<Date>;
+}
+
+export interface ChatAuditTable {
+  id: Generated<string>;
+  channel_id: string;
+  actor_id: string | null;
+  action: ChatAuditAction;
+  target_user_id: string | null;
+  details: ColumnType<unknown, string | undefined, string>;
+  created_at: Generated<Date>;
+}
+
+export interface ChatTables {
+  chat_messages: ChatMessagesTable;
+  chat_moderators: ChatModeratorsTable;
+  chat_bans: ChatBansTable;
+  chat_settings: ChatSettingsTable;
+  chat_audit: ChatAuditTable;
+}

@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
@@ -34,6 +35,7 @@ export interface Server {
   channels: ChannelService;
   live: LiveManager;
   ingest: RtmpIngest;
+  chat: ChatHandle;
   recording: Recording;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
@@ -107,6 +109,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     closers.push(() => ingest.close());
 
     const viewers = new ViewerCounter();
+    let chat: ChatHandle | undefined;
     let recording: Recording | undefined;
     const app = await buildApp({
       log,
@@ -128,6 +131,15 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
           viewers,
           publicUrl: config.publicUrl,
         });
+        chat = await registerChat(app, {
+          db: database.db,
+          bus,
+          accounts,
+          channels,
+          live: { liveSession: (channelId) => live.liveSession(channelId) },
+          log,
+        });
+        closers.push(() => chat!.close());
         recording = await registerRecording({
           app,
           db: database.db,
@@ -154,6 +166,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       channels,
       live,
       ingest,
+      chat: chat!,
       recording: recording!,
       async listen() {
         await app.listen({ host: config.host, port: config.port });

@@ -1,0 +1,71 @@
+// GET /api/v1/vods/:id/chat?from=&to= (and the same by live session id): the chat of one part of a
+// recording, by offset into the session in ms, so a player can show it in sync. A private VOD's
+// chat is its owner's only, like its media.
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError } from '../src/errors.ts';
+import type { Kysely } from 'kysely';
+import type { AccountService } from '../src/accounts/account-service.ts';
+import type { DB } from '../src/db/schema.ts';
+import { findVisibleVod } from '../src/http/routes/vod-routes.ts';
+import { errors } from '../src/http/schemas.ts';
+import { ChatMessage } from './chat-protocol.ts';
+import type { ChatService } from './chat-service.ts';
+
+const MAX_MESSAGES = 1000;
+
+export const ReplayQuery = Type.Object({
+  from: Type.Integer({ minimum: 0, default: 0, description: 'Offset in ms, inclusive.' }),
+  to: Type.Optional(Type.Integer({ minimum: 0, description: 'Offset in ms, exclusive; default from + 60 s.' })),
+  limit: Type.Integer({ minimum: 1, maximum: MAX_MESSAGES, default: 500 }),
+});
+
+export const ReplayBody = Type.Object({
+  messages: Type.Array(ChatMessage),
+  /** Set when the range held more than `limit`: ask again with from = nextFrom. */
+  nextFrom: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+export interface ChatReplayOptions {
+  service: ChatService;
+  db: Kysely<DB>;
+  accounts: AccountService;
+}
+
+export const chatReplayRoute: FastifyPluginAsync<ChatReplayOptions> = async (fastify, opts) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const schema = (summary: string) => ({
+    tags: ['chat'],
+    summary,
+    params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+    querystring: ReplayQuery,
+    response: { 200: ReplayBody, ...errors(400, 401, 403, 404) },
+  });
+
+  /** One page of a session's chat between two offsets; null when there is no such session. */
+  const page = async (liveSessionId: string, query: { from: number; to?: number; limit: number }) => {
+    const { from, limit } = query;
+    const to = query.to ?? from + 60_000;
+    if (to < from) throw new AppError('VALIDATION', '"to" must not be before "from".');
+    // One more than asked, to know whether the range goes on.
+    const rows = await opts.service.replay(liveSessionId, from, to, limit + 1);
+    if (rows === null) return null;
+    if (rows.length <= limit) return { messages: rows, nextFrom: null };
+    // Cut before the offset the page ends in, so the next page starts cleanly at it (no duplicates).
+    const nextFrom = rows[limit]!.offsetMs!;
+    const cut = rows.slice(0, limit).filter((m) => m.offsetMs! < nextFrom);
+    return cut.length > 0 ? { messages: cut, nextFrom } : { messages: rows.slice(0, limit), nextFrom: nextFrom + 1 };
+  };
+
+  app.get('/vods/:id/chat', { schema: schema('Chat of a VOD between two offsets (ms from its start), in order.') }, async (request) => {
+    const { vod } = await findVisibleVod(opts.db, opts.accounts, request, request.params.id);
+    return (await page(vod.live_session_id, request.query)) ?? { messages: [], nextFrom: null };
+  });
+
+  app.get('/live-sessions/:id/chat', { schema: schema('Chat of a live session between two offsets (ms), in order.') }, async (request) => {
+    const result = await page(request.params.id, request.query);
+    if (result === null) throw new AppError('NOT_FOUND', 'No such live session.');
+    return result;
+  });
+};

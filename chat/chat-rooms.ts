@@ -1,0 +1,179 @@
+// This node's chat sockets, grouped by channel. One bus subscription per channel with sockets
+// here; each event is serialised once and written to every socket whose outbound buffer is under
+// the limit. A socket over it is dropped at once, so one slow reader never holds up the room.
+import { randomUUID } from 'node:crypto';
+import type { WebSocket } from 'ws';
+import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
+import type { Logger } from '../src/log.ts';
+import { CLOSE, type RoomFrame, type ServerFrame } from './chat-protocol.ts';
+import { chatTopic, type TopicEvent } from './chat-service.ts';
+
+export interface RoomsOptions {
+  bus: Bus;
+  log: Logger;
+  /** A socket with more than this many bytes waiting to be written is dropped. */
+  maxBufferedBytes: number;
+  /** How often viewer counts are exchanged between nodes and pushed to sockets. */
+  viewerIntervalMs: number;
+  /** How often sockets are pinged; one that missed the previous ping is terminated. */
+  heartbeatMs: number;
+}
+
+export interface RoomClient {
+  socket: WebSocket;
+  /** Room frames that arrived while the welcome (with history) was being prepared. */
+  pending: RoomFrame[] | null;
+  alive: boolean;
+}
+
+interface Room {
+  channelId: string;
+  clients: Set<RoomClient>;
+  subscribed: Promise<Unsubscribe>;
+  /** Other nodes' socket counts for this channel, as last announced. */
+  remote: Map<string, { count: number; at: number }>;
+}
+
+// A socket dropped for being slow gets its close frame queued; if it cannot even read that, cut it.
+const DROP_GRACE_MS = 2000;
+const MAX_PENDING = 1000;
+
+export class ChatRooms {
+  readonly nodeId = randomUUID();
+  private readonly rooms = new Map<string, Room>();
+  private readonly timers: NodeJS.Timeout[];
+  private readonly log: Logger;
+  dropped = 0;
+
+  constructor(private readonly opts: RoomsOptions) {
+    this.log = opts.log;
+    this.timers = [setInterval(() => this.announce(), opts.viewerIntervalMs), setInterval(() => this.heartbeat(), opts.heartbeatMs)];
+    for (const t of this.timers) t.unref();
+  }
+
+  /** Adds a socket to its channel's room; its room frames are held back until `ready`. */
+  async join(channelId: string, socket: WebSocket): Promise<{ client: RoomClient; ready: (skipIds: Set<string>) => void; leave: () => void }> {
+    const room = this.room(channelId);
+    const client: RoomClient = { socket, pending: [], alive: true };
+    room.clients.add(client);
+    socket.on('pong', () => (client.alive = true));
+    const leave = () => this.leave(room, client);
+    try {
+      await room.subscribed;
+    } catch (err) {
+      leave();
+      throw err;
+    }
+    const ready = (skipIds: Set<string>) => {
+      const held = client.pending ?? [];
+      client.pending = null;
+      for (const frame of held) if (!(frame.type === 'message' && skipIds.has(frame.message.id))) this.sendTo(client, frame);
+    };
+    return { client, ready, leave };
+  }
+
+  /** Sockets of a channel on every node (this one counted live, others as last announced). */
+  viewers(channelId: string): number {
+    const room = this.rooms.get(channelId);
+    if (!room) return 0;
+    const cutoff = Date.now() - this.opts.viewerIntervalMs * 3;
+    let count = room.clients.size;
+    for (const [node, entry] of room.remote) {
+      if (entry.at < cutoff) room.remote.delete(node);
+      else count += entry.count;
+    }
+    return count;
+  }
+
+  localCount(channelId?: string): number {
+    if (channelId !== undefined) return this.rooms.get(channelId)?.clients.size ?? 0;
+    let n = 0;
+    for (const room of this.rooms.values()) n += room.clients.size;
+    return n;
+  }
+
+  /** Sends one frame to one socket, dropping the socket when it is too far behind. */
+  sendTo(client: RoomClient, frame: ServerFrame): void {
+    this.write(client, JSON.stringify(frame));
+  }
+
+  /** Closes every socket (server shutting down) and leaves the bus. */
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    const rooms = [...this.rooms.values()];
+    this.rooms.clear();
+    for (const room of rooms) for (const client of room.clients) client.socket.close(CLOSE.GOING_AWAY, 'server shutting down');
+    await Promise.all(rooms.map((room) => room.subscribed.then((unsubscribe) => unsubscribe()).catch(() => {})));
+  }
+
+  private room(channelId: string): Room {
+    let room = this.rooms.get(channelId);
+    if (room) return room;
+    const created: Room = { channelId, clients: new Set(), remote: new Map(), subscribed: Promise.resolve(async () => {}) };
+    created.subscribed = this.opts.bus.subscribe(chatTopic(channelId), (event) => this.deliver(created, event as TopicEvent));
+    // A failed subscription is reported to the joining socket; forget it so the next join retries.
+    created.subscribed.catch(() => this.rooms.get(channelId) === created && this.rooms.delete(channelId));
+    this.rooms.set(channelId, created);
+    return created;
+  }
+
+  private leave(room: Room, client: RoomClient): void {
+    if (!room.clients.delete(client) || room.clients.size > 0 || this.rooms.get(room.channelId) !== room) return;
+    this.rooms.delete(room.channelId);
+    room.subscribed.then((unsubscribe) => unsubscribe()).catch((err) => this.log.warn({ err }, 'leaving a chat topic failed'));
+  }
+
+  private deliver(room: Room, event: TopicEvent): void {
+    if (event.type === 'presence') {
+      if (event.node !== this.nodeId) room.remote.set(event.node, { count: event.count, at: Date.now() });
+      return;
+    }
+    const text = JSON.stringify(event);
+    for (const client of room.clients) {
+      if (client.pending) {
+        if (client.pending.length < MAX_PENDING) client.pending.push(event);
+        else this.drop(client);
+      } else this.write(client, text);
+    }
+  }
+
+  private write(client: RoomClient, text: string): void {
+    const { socket } = client;
+    if (socket.readyState !== socket.OPEN) return;
+    if (socket.bufferedAmount > this.opts.maxBufferedBytes) return this.drop(client);
+    socket.send(text);
+  }
+
+  private drop(client: RoomClient): void {
+    const { socket } = client;
+    if (socket.readyState !== socket.OPEN) return;
+    this.dropped++;
+    for (const room of this.rooms.values()) if (room.clients.has(client)) this.leave(room, client);
+    this.log.info({ buffered: socket.bufferedAmount }, 'chat socket dropped: too slow to keep up');
+    socket.close(CLOSE.TRY_LATER, 'too slow: reconnect later');
+    setTimeout(() => socket.terminate(), DROP_GRACE_MS).unref();
+  }
+
+  private announce(): void {
+    for (const room of this.rooms.values()) {
+      this.opts.bus
+        .publish(chatTopic(room.channelId), { type: 'presence', node: this.nodeId, count: room.clients.size } satisfies TopicEvent)
+        .catch((err) => this.log.warn({ err }, 'announcing chat presence failed'));
+      const text = JSON.stringify({ type: 'viewers', count: this.viewers(room.channelId) } satisfies ServerFrame);
+      for (const client of room.clients) if (!client.pending) this.write(client, text);
+    }
+  }
+
+  private heartbeat(): void {
+    for (const room of this.rooms.values()) {
+      for (const client of room.clients) {
+        if (!client.alive) {
+          client.socket.terminate();
+          continue;
+        }
+        client.alive = false;
+        client.socket.ping();
+      }
+    }
+  }
+}

@@ -1,0 +1,122 @@
+// Chat on a real server, wired as main.ts wires it (registerChat on the app before it listens,
+// with the defaults), and a small `ws` client that records every frame it receives so tests can
+// wait for one.
+import WebSocket from 'ws';
+import type { Logger } from '../../src/log.ts';
+import type { ConfigVar } from '../../src/config.ts';
+import { registerChat, type ChatHandle } from '../../chat/register-chat.ts';
+import { startTestServer, type TestServer } from './server-harness.ts';
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export interface ChatServer {
+  server: TestServer;
+  chat: ChatHandle;
+  base: string;
+  connect(slug: string): Promise<ChatClient>;
+}
+
+export async function startChatServer(t: Teardown, env: Partial<Record<ConfigVar, string>> = {}): Promise<ChatServer> {
+  const server = await startTestServer(t, env);
+  // Once main.ts wires chat itself (and exposes its handle as `chat`), use that one.
+  const wired = (server as { chat?: ChatHandle }).chat;
+  const chat =
+    wired ??
+    (await registerChat(server.app, {
+      db: server.database.db,
+      bus: server.bus,
+      accounts: server.accounts,
+      channels: server.channels,
+      live: server.live,
+      log: server.app.log as unknown as Logger,
+    }));
+  if (!wired) t.teardown(() => chat.close());
+  const base = await server.listen();
+  const clients: ChatClient[] = [];
+  t.teardown(() => clients.forEach((c) => c.ws.terminate()));
+  return {
+    server,
+    chat,
+    base,
+    async connect(slug) {
+      const client = await ChatClient.connect(`${base.replace(/^http/, 'ws')}/chat/${slug}`);
+      clients.push(client);
+      return client;
+    },
+  };
+}
+
+// Frames as the client sees them: parsed JSON, checked by the test's assertions.
+export type Frame = { type: string } & Record<string, any>;
+
+export class ChatClient {
+  readonly frames: Frame[] = [];
+  closeInfo: { code: number; reason: string } | null = null;
+  readonly closed: Promise<{ code: number; reason: string }>;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code, reason) => {
+        this.closeInfo = { code, reason: String(reason) };
+        resolve(this.closeInfo);
+      }),
+    );
+    ws.on('error', () => {}); // the close event reports what a user would see
+  }
+
+  static async connect(url: string): Promise<ChatClient> {
+    const ws = new WebSocket(url);
+    const client = new ChatClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once('error', reject);
+    });
+    await client.waitFor((f) => f.type === 'welcome', 'the welcome frame');
+    return client;
+  }
+
+  get welcome(): Frame {
+    return this.frames.find((f) => f.type === 'welcome')!;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  /** The first frame matching `match` received at or after index `from`. */
+  async waitFor(match: (f: Frame) => boolean, what: string, from = 0, timeoutMs = 5000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.slice(from).find(match);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.slice(from).slice(-5))}`);
+      if (this.closeInfo) throw new Error(`socket closed (${this.closeInfo.code}) while waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Sends a frame and waits for the first reply matching `match`. */
+  async request(frame: unknown, match: (f: Frame) => boolean, what: string): Promise<Frame> {
+    const mark = this.frames.length;
+    this.send(frame);
+    return this.waitFor(match, what, mark);
+  }
+
+  auth(token: string): Promise<Frame> {
+    return this.request({ type: 'auth', token }, (f) => f.type === 'authed' || f.type === 'error', 'the auth reply');
+  }
+
+  /** Posts and returns the ack or the error frame. */
+  post(text: string): Promise<Frame> {
+    const nonce = Math.random().toString(36).slice(2);
+    return this.request({ type: 'post', text, nonce }, (f) => (f.type === 'ack' || f.type === 'error') && f.nonce === nonce, `the reply to "${text.slice(0, 20)}"`);
+  }
+
+  messages(): Frame[] {
+    return this.frames.filter((f) => f.type === 'message').map((f) => f.message);
+  }
+}
