@@ -4,9 +4,7 @@
 // (complete on disk) to its upload being confirmed; end-to-VOD is the 'stream.ended' bus event to
 // the vods row turning 'ready'. Flags: --runs 3 --seconds 20.
 import { spawn } from 'node:child_process';
-import { Archiver } from '../packager/archiver.ts';
 import { VodStore } from '../packager/vod-store.ts';
-import { createLogger } from '../src/log.ts';
 import { startS3Server } from '../test/helpers/s3-server.ts';
 import { arg, median, newChannel, percentile, startBenchServer } from './bench-server.ts';
 
@@ -23,17 +21,8 @@ const { server, stop } = await startBenchServer({
   S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
   S3_FORCE_PATH_STYLE: 'true',
 });
+// The server archives in-process (ARCHIVER's default), as deployed.
 const store = new VodStore(server.database.db);
-const archiver = new Archiver({
-  mediaDir: server.config.mediaDir,
-  store,
-  storage: server.storage,
-  bus: server.bus,
-  log: createLogger('warn').child({ mod: 'archiver' }),
-  ffmpegPath: server.config.live.ffmpegPath,
-  windowSegments: server.config.live.windowSegments,
-});
-await archiver.start();
 const endedAt = new Map<string, number>();
 await server.bus.subscribe('stream.ended', (m) => endedAt.set((m as { sessionId: string }).sessionId, Date.now()));
 
@@ -66,6 +55,5 @@ for (let i = 1; i <= runs; i++) {
   console.log(`run ${i}: ${rows.length} segments, duration ${vod.duration_s.toFixed(2)} s, upload lag p50 ${percentile(lags, 50)} ms p95 ${percentile(lags, 95)} ms, end of stream → VOD ready ${toReady} ms`);
 }
 console.log(`overall: upload lag p50 ${percentile(allLags, 50)} ms, p95 ${percentile(allLags, 95)} ms (${allLags.length} segments); end → ready median ${median(readyTimes)} ms, max ${Math.max(...readyTimes)} ms`);
-await archiver.close();
 await stop();
 for (const fn of cleanups.reverse()) await fn();

@@ -27,6 +27,8 @@ export interface ArchiverOptions {
   bus?: Bus;
   /** How often the database is asked for sessions that ended (the fallback when no bus event comes). */
   pollMs?: number;
+  /** How often session directories are listed in case the watcher missed a file. */
+  rescanMs?: number;
   /** How long a finished session's directory stays (the server answers its ended live playlist a while). */
   retainEndedMs?: number;
   backoff?: BackoffPolicy;
@@ -50,6 +52,10 @@ export class Archiver {
   private watcher: FSWatcher | null = null;
   private unsubscribe: Unsubscribe | null = null;
   private poller: NodeJS.Timeout | null = null;
+  private rescanner: NodeJS.Timeout | null = null;
+  /** Sessions whose VOD is finished (here or before a restart): nothing more to record. */
+  private readonly finished = new Set<string>();
+  private readonly unknown = new Set<string>();
   private closed = false;
 
   constructor(private readonly opts: ArchiverOptions) {
@@ -78,6 +84,11 @@ export class Archiver {
     }
     this.poller = setInterval(() => void this.finalizeEnded(), this.opts.pollMs ?? 2000);
     this.poller.unref();
+    // The watcher is the fast path, not the only one: inotify can miss files written into a
+    // directory created a moment earlier (measured: whole runs recorded only at the end). A cheap
+    // listing every half second bounds how far an upload can trail its segment.
+    this.rescanner = setInterval(() => void this.rescan(), this.opts.rescanMs ?? 500);
+    this.rescanner.unref();
     await this.finalizeEnded();
   }
 
@@ -89,12 +100,21 @@ export class Archiver {
   async close(): Promise<void> {
     this.closed = true;
     if (this.poller) clearInterval(this.poller);
+    if (this.rescanner) clearInterval(this.rescanner);
     for (const t of this.timers) clearTimeout(t);
     await this.unsubscribe?.().catch(() => {});
     await this.watcher?.close();
     const states = await Promise.all([...this.sessions.values()].map((p) => p.catch(() => null)));
     await Promise.all(states.flatMap((s) => (s ? [...s.renditions.values()].map((r) => r.close()) : [])));
     await Promise.allSettled([...this.finalizing.values()]);
+  }
+
+  private async rescan(): Promise<void> {
+    if (this.closed) return;
+    const entries = await readdir(this.liveDir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (entry.isDirectory() && SESSION_ID.test(entry.name) && !this.finished.has(entry.name) && !this.finalizing.has(entry.name)) this.touch(entry.name, null);
+    }
   }
 
   private onFile(file: string): void {
@@ -118,8 +138,16 @@ export class Archiver {
     let state = this.sessions.get(sessionId);
     if (!state) {
       state = this.opts.store.ensureVod(sessionId).then((recorded) => {
-        if (!recorded) this.opts.log.warn({ session: sessionId }, 'media of an unknown live session; not recorded');
-        else if (recorded.vod.status === 'ready' || recorded.vod.status === 'failed' || recorded.vod.deleted_at) this.scheduleRemoval(sessionId, recorded.endedAt);
+        if (!recorded) {
+          // Its row may not be committed yet: ask again at the next event or rescan.
+          this.sessions.delete(sessionId);
+          if (!this.unknown.has(sessionId)) this.opts.log.warn({ session: sessionId }, 'media of an unknown live session; not recorded (yet)');
+          this.unknown.add(sessionId);
+        }
+        else if (recorded.vod.status === 'ready' || recorded.vod.status === 'failed' || recorded.vod.deleted_at) {
+          this.finished.add(sessionId);
+          this.scheduleRemoval(sessionId, recorded.endedAt);
+        }
         return { recorded, renditions: new Map() };
       });
       // A failed lookup (database down) is retried on the next event rather than remembered.
@@ -185,6 +213,7 @@ export class Archiver {
     if (!fresh || fresh.vod.deleted_at) return;
     await finalizeVod({ storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log }, fresh.vod, path.join(this.liveDir, sessionId), fresh.renditions);
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
+    this.finished.add(sessionId);
     this.scheduleRemoval(sessionId, fresh.endedAt);
   }
 
@@ -194,6 +223,7 @@ export class Archiver {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       this.sessions.delete(sessionId);
+      this.finished.delete(sessionId);
       void rm(path.join(this.liveDir, sessionId), { recursive: true, force: true }).catch((err) => this.opts.log.error({ err, session: sessionId }, 'removing a recorded session directory failed'));
     }, delay);
     timer.unref();
