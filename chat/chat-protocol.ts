@@ -98,7 +98,13 @@ export const ErrorFrame = Type.Object({
   retryAfterMs: Type.Optional(Type.Integer()),
 });
 
-export const ServerFrame = Type.Union([WelcomeFrame, AuthedFrame, MessageFrame, AckFrame, DeletedFrame, SlowModeChangedFrame, ModerationFrame, ViewersFrame, ErrorFrame]);
+/** Several room frames (message, deleted, slow-mode, moderation) sent together by a busy room; handle each in order. */
+export const BatchFrame = Type.Object({
+  type: Type.Literal('batch'),
+  frames: Type.Array(Type.Union([MessageFrame, DeletedFrame, SlowModeChangedFrame, ModerationFrame])),
+});
+
+export const ServerFrame = Type.Union([WelcomeFrame, BatchFrame, AuthedFrame, MessageFrame, AckFrame, DeletedFrame, SlowModeChangedFrame, ModerationFrame, ViewersFrame, ErrorFrame]);
 export type ServerFrame = Static<typeof ServerFrame>;
 /** Frames every socket of a channel receives, on every node (carried by the bus). */
 export type RoomFrame = Static<typeof MessageFrame> | Static<typeof DeletedFrame> | Static<typeof SlowModeChangedFrame> | Static<typeof ModerationFrame>;

@@ -1,6 +1,10 @@
 // This node's chat sockets, grouped by channel. One bus subscription per channel with sockets
 // here; each event is serialised once and written to every socket whose outbound buffer is under
 // the limit. A socket over it is dropped at once, so one slow reader never holds up the room.
+// A quiet room sends each event at once; a busy one coalesces what arrives within `batchMs` of
+// its last send into one `batch` frame, encoded once for every socket: at 50 messages/s to 5,000
+// sockets that is 10 writes per socket per second instead of 50, on the server and on every
+// client (bench:chat measured p99 delivery latency of 60 s without it, see the README).
 import { randomUUID } from 'node:crypto';
 import type { WebSocket } from 'ws';
 import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
@@ -17,6 +21,8 @@ export interface RoomsOptions {
   viewerIntervalMs: number;
   /** How often sockets are pinged; one that missed the previous ping is terminated. */
   heartbeatMs: number;
+  /** Room frames arriving within this long of the room's last send go out together. */
+  batchMs?: number;
 }
 
 export interface RoomClient {
@@ -32,11 +38,16 @@ interface Room {
   subscribed: Promise<Unsubscribe>;
   /** Other nodes' socket counts for this channel, as last announced. */
   remote: Map<string, { count: number; at: number }>;
+  /** Serialised frames waiting for the next batch send, and when the room last sent. */
+  queue: string[];
+  flushTimer: NodeJS.Timeout | null;
+  lastSentAt: number;
 }
 
 // A socket dropped for being slow gets its close frame queued; if it cannot even read that, cut it.
 const DROP_GRACE_MS = 2000;
 const MAX_PENDING = 1000;
+const DEFAULT_BATCH_MS = 100;
 
 export class ChatRooms {
   readonly nodeId = randomUUID();
@@ -65,6 +76,9 @@ export class ChatRooms {
       throw err;
     }
     const ready = (skipIds: Set<string>) => {
+      // Whatever the room has queued is also in `held`: send it to the others first, so this
+      // socket gets it once, from `held`.
+      this.flush(room);
       const held = client.pending ?? [];
       client.pending = null;
       for (const frame of held) if (!(frame.type === 'message' && skipIds.has(frame.message.id))) this.sendTo(client, frame);
@@ -101,6 +115,7 @@ export class ChatRooms {
   async close(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     const rooms = [...this.rooms.values()];
+    for (const room of rooms) if (room.flushTimer) clearTimeout(room.flushTimer);
     this.rooms.clear();
     for (const room of rooms) for (const client of room.clients) client.socket.close(CLOSE.GOING_AWAY, 'server shutting down');
     await Promise.all(rooms.map((room) => room.subscribed.then((unsubscribe) => unsubscribe()).catch(() => {})));
@@ -109,7 +124,7 @@ export class ChatRooms {
   private room(channelId: string): Room {
     let room = this.rooms.get(channelId);
     if (room) return room;
-    const created: Room = { channelId, clients: new Set(), remote: new Map(), subscribed: Promise.resolve(async () => {}) };
+    const created: Room = { channelId, clients: new Set(), remote: new Map(), subscribed: Promise.resolve(async () => {}), queue: [], flushTimer: null, lastSentAt: 0 };
     created.subscribed = this.opts.bus.subscribe(chatTopic(channelId), (event) => this.deliver(created, event as TopicEvent));
     // A failed subscription is reported to the joining socket; forget it so the next join retries.
     created.subscribed.catch(() => this.rooms.get(channelId) === created && this.rooms.delete(channelId));
@@ -120,6 +135,7 @@ export class ChatRooms {
   private leave(room: Room, client: RoomClient): void {
     if (!room.clients.delete(client) || room.clients.size > 0 || this.rooms.get(room.channelId) !== room) return;
     this.rooms.delete(room.channelId);
+    if (room.flushTimer) clearTimeout(room.flushTimer);
     room.subscribed.then((unsubscribe) => unsubscribe()).catch((err) => this.log.warn({ err }, 'leaving a chat topic failed'));
   }
 
@@ -128,20 +144,39 @@ export class ChatRooms {
       if (event.node !== this.nodeId) room.remote.set(event.node, { count: event.count, at: Date.now() });
       return;
     }
-    const text = JSON.stringify(event);
+    // Sockets still waiting for their welcome hold frames back (in order) until it is sent.
     for (const client of room.clients) {
-      if (client.pending) {
-        if (client.pending.length < MAX_PENDING) client.pending.push(event);
-        else this.drop(client);
-      } else this.write(client, text);
+      if (!client.pending) continue;
+      if (client.pending.length < MAX_PENDING) client.pending.push(event);
+      else this.drop(client);
     }
+    room.queue.push(JSON.stringify(event));
+    if (room.flushTimer) return;
+    const batchMs = this.opts.batchMs ?? DEFAULT_BATCH_MS;
+    const wait = room.lastSentAt + batchMs - Date.now();
+    if (wait <= 0) this.flush(room);
+    else room.flushTimer = setTimeout(() => this.flush(room), wait);
   }
 
-  private write(client: RoomClient, text: string): void {
+  /** Sends the room's queued frames to every ready socket: one frame, or one `batch` of several. */
+  private flush(room: Room): void {
+    if (room.flushTimer) clearTimeout(room.flushTimer);
+    room.flushTimer = null;
+    const queued = room.queue;
+    if (queued.length === 0) return;
+    room.queue = [];
+    room.lastSentAt = Date.now();
+    const text = queued.length === 1 ? queued[0]! : `{"type":"batch","frames":[${queued.join(',')}]}`;
+    // Encoded once; ws sends the same bytes to every socket as a text frame.
+    const bytes = Buffer.from(text);
+    for (const client of room.clients) if (!client.pending) this.write(client, bytes);
+  }
+
+  private write(client: RoomClient, data: string | Buffer): void {
     const { socket } = client;
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > this.opts.maxBufferedBytes) return this.drop(client);
-    socket.send(text);
+    socket.send(data, { binary: false });
   }
 
   private drop(client: RoomClient): void {

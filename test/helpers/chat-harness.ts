@@ -1,10 +1,8 @@
-// Chat on a real server, wired as main.ts wires it (registerChat on the app before it listens,
-// with the defaults), and a small `ws` client that records every frame it receives so tests can
+// Chat on a real server as main.ts builds it, and a small `ws` client that records every frame it receives so tests can
 // wait for one.
 import WebSocket from 'ws';
-import type { Logger } from '../../src/log.ts';
 import type { ConfigVar } from '../../src/config.ts';
-import { registerChat, type ChatHandle } from '../../chat/register-chat.ts';
+import type { ChatHandle } from '../../chat/register-chat.ts';
 import { startTestServer, type TestServer } from './server-harness.ts';
 
 interface Teardown {
@@ -20,19 +18,7 @@ export interface ChatServer {
 
 export async function startChatServer(t: Teardown, env: Partial<Record<ConfigVar, string>> = {}): Promise<ChatServer> {
   const server = await startTestServer(t, env);
-  // Once main.ts wires chat itself (and exposes its handle as `chat`), use that one.
-  const wired = (server as { chat?: ChatHandle }).chat;
-  const chat =
-    wired ??
-    (await registerChat(server.app, {
-      db: server.database.db,
-      bus: server.bus,
-      accounts: server.accounts,
-      channels: server.channels,
-      live: server.live,
-      log: server.app.log as unknown as Logger,
-    }));
-  if (!wired) t.teardown(() => chat.close());
+  const chat = server.chat;
   const base = await server.listen();
   const clients: ChatClient[] = [];
   t.teardown(() => clients.forEach((c) => c.ws.terminate()));
@@ -53,11 +39,20 @@ export type Frame = { type: string } & Record<string, any>;
 
 export class ChatClient {
   readonly frames: Frame[] = [];
+  /** How many `batch` frames arrived. */
+  batches = 0;
   closeInfo: { code: number; reason: string } | null = null;
   readonly closed: Promise<{ code: number; reason: string }>;
 
   private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => this.frames.push(JSON.parse(String(data)) as Frame));
+    // A busy room sends several frames as one `batch`: record them one by one, in order.
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      if (frame.type === 'batch') {
+        this.batches++;
+        this.frames.push(...(frame.frames as Frame[]));
+      } else this.frames.push(frame);
+    });
     this.closed = new Promise((resolve) =>
       ws.on('close', (code, reason) => {
         this.closeInfo = { code, reason: String(reason) };

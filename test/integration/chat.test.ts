@@ -245,6 +245,29 @@ t.test('chat on one server', async (t) => {
   });
 });
 
+t.test('a busy room batches what arrives together, and every viewer still gets each message once, in order', async (t) => {
+  const cs = await startChatServer(t);
+  const users = await Promise.all(['host', 'poster1', 'poster2', 'poster3', 'poster4', 'poster5'].map((name) => registerUser(cs.server, name)));
+  const viewer = await cs.connect('host');
+  const posters = await Promise.all(users.slice(1).map(async (u) => {
+    const c = await cs.connect('host');
+    await c.auth(u.accessToken);
+    return c;
+  }));
+  const texts = Array.from({ length: 15 }, (_, i) => `burst ${i}`);
+  // Fifteen posts as fast as five users may make them (three each, within their burst).
+  const acks = await Promise.all(texts.map((text, i) => posters[i % posters.length]!.post(text)));
+  t.same(acks.map((a) => a.type), texts.map(() => 'ack'), 'every post accepted');
+  await viewer.waitFor(() => viewer.messages().length >= texts.length, 'every message at the viewer');
+  const seen = viewer.messages().map((m) => m.text as string);
+  t.same([...seen].sort(), [...texts].sort(), 'each message exactly once');
+  const times = viewer.messages().map((m) => Date.parse(m.createdAt as string));
+  t.same(times, [...times].sort((a, b) => a - b), 'in the order the server took them');
+  t.ok(viewer.batches >= 1, `messages arriving together came in ${viewer.batches} batch frame(s), not ${texts.length} frames`);
+  const late = await cs.connect('host');
+  t.same((late.welcome.history as Frame[]).map((m) => m.text).sort(), [...texts].sort(), 'a later joiner gets them as history');
+});
+
 t.test('replay: the messages of a range of a recording, by offset', async (t) => {
   const cs = await startChatServer(t);
   const { server } = cs;
