@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 check_node
 ensure_npm_deps
 ensure_debian_package ffmpeg ffmpeg
+# The web UI: bundled once, skipped when web/dist is newer than its sources.
+node scripts/build-web.mjs || die "building the web UI failed (see above)"
 exec node --import tsx src/main.ts

@@ -64,6 +64,7 @@ else
 fi
 echo "spillway: testing against ${TEST_DATABASE_URL} and ${TEST_REDIS_URL}"
 
+node scripts/build-web.mjs || die "building the web UI failed"
 npx tsc --noEmit -p . || die "type check failed"
 status=0
 npx tap --reporter=tap "$@" > >(tee test-output.tap) || status=$?

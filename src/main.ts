@@ -9,6 +9,7 @@ import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
 import { registerRecording, type Recording } from '../packager/register-recording.ts';
 import { StorageQuota } from '../packager/storage-quota.ts';
+import { webRoutes } from '../web/web-routes.ts';
 import { AccountService } from './accounts/account-service.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/bus.ts';
@@ -152,6 +153,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
           archive: config.archiver === 'in-process',
         });
         closers.push(() => recording!.close());
+        await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl, thumbnails: { channels, liveSession: (id) => live.liveSession(id), mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath } });
       },
     });
     closers.push(() => app.close());
