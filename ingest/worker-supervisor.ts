@@ -68,7 +68,9 @@ export class WorkerSupervisor {
         clearTimeout(killer);
         resolve();
       });
-      if (child.connected) child.send({ t: 'close' } satisfies ParentMessage);
+      // A worker already exiting (a terminal's Ctrl-C reaches the whole process group) has closed
+      // its channel: the send then fails with EPIPE, which only means it is on its way out.
+      if (child.connected) child.send({ t: 'close' } satisfies ParentMessage, (err) => err && child.kill('SIGTERM'));
       else child.kill('SIGTERM');
     });
   }
