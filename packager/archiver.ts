@@ -53,6 +53,7 @@ export class Archiver {
   private unsubscribe: Unsubscribe | null = null;
   private poller: NodeJS.Timeout | null = null;
   private rescanner: NodeJS.Timeout | null = null;
+  private subscribing = false;
   /** Sessions whose VOD is finished (here or before a restart): nothing more to record. */
   private readonly finished = new Set<string>();
   private readonly unknown = new Set<string>();
@@ -79,10 +80,11 @@ export class Archiver {
     watcher.on('error', (err) => this.opts.log.error({ err }, 'watching the live media directory failed'));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     this.watcher = watcher;
-    if (this.opts.bus) {
-      this.unsubscribe = await this.opts.bus.subscribe('stream.ended', () => void this.finalizeEnded());
-    }
-    this.poller = setInterval(() => void this.finalizeEnded(), this.opts.pollMs ?? 2000);
+    await this.subscribeEnded();
+    this.poller = setInterval(() => {
+      if (this.opts.bus && !this.unsubscribe) void this.subscribeEnded();
+      void this.finalizeEnded();
+    }, this.opts.pollMs ?? 2000);
     this.poller.unref();
     // The watcher is the fast path, not the only one: inotify can miss files written into a
     // directory created a moment earlier (measured: whole runs recorded only at the end). A cheap
@@ -90,6 +92,22 @@ export class Archiver {
     this.rescanner = setInterval(() => void this.rescan(), this.opts.rescanMs ?? 500);
     this.rescanner.unref();
     await this.finalizeEnded();
+  }
+
+  /**
+   * 'stream.ended' finalises at once. The bus may be down (Redis unreachable): then the poll finds
+   * ended sessions on its own, and the subscription is tried again at each poll.
+   */
+  private async subscribeEnded(): Promise<void> {
+    if (!this.opts.bus || this.unsubscribe || this.subscribing || this.closed) return;
+    this.subscribing = true;
+    try {
+      this.unsubscribe = await this.opts.bus.subscribe('stream.ended', () => void this.finalizeEnded());
+    } catch (err) {
+      this.opts.log.warn({ err }, 'subscribing to stream.ended failed; finding ended streams by polling until the bus is back');
+    } finally {
+      this.subscribing = false;
+    }
   }
 
   /** Resolves when the session's VOD is finalised (or at once if no finalisation is running). */
