@@ -45,6 +45,8 @@ interface Room {
   queue: string[];
   flushTimer: NodeJS.Timeout | null;
   lastSentAt: number;
+  /** How long the last send to every socket took: a room whose sends are slow batches for longer. */
+  lastLoopMs: number;
 }
 
 // A socket dropped for being slow gets its close frame queued; if it cannot even read that, cut it.
@@ -132,7 +134,7 @@ export class ChatRooms {
   private room(channelId: string): Room {
     let room = this.rooms.get(channelId);
     if (room) return room;
-    const created: Room = { channelId, clients: new Set(), remote: new Map(), subscribed: Promise.resolve(async () => {}), waiting: new Set(), queue: [], flushTimer: null, lastSentAt: 0 };
+    const created: Room = { channelId, clients: new Set(), remote: new Map(), subscribed: Promise.resolve(async () => {}), waiting: new Set(), queue: [], flushTimer: null, lastSentAt: 0, lastLoopMs: 0 };
     created.subscribed = this.opts.bus.subscribe(chatTopic(channelId), (event) => this.deliver(created, event as TopicEvent));
     // A failed subscription is reported to the joining socket; forget it so the next join retries.
     created.subscribed.catch(() => this.rooms.get(channelId) === created && this.rooms.delete(channelId));
@@ -161,7 +163,9 @@ export class ChatRooms {
     }
     room.queue.push(JSON.stringify(event));
     if (room.flushTimer) return;
-    const batchMs = this.opts.batchMs ?? DEFAULT_BATCH_MS;
+    // Sending to every socket may take at most about half of the time between sends, so a huge
+    // busy room cannot take the whole event loop (and the clients' CPU) for its writes.
+    const batchMs = Math.max(this.opts.batchMs ?? DEFAULT_BATCH_MS, room.lastLoopMs * 2);
     const wait = room.lastSentAt + batchMs - Date.now();
     if (wait <= 0) this.flush(room);
     else room.flushTimer = setTimeout(() => this.flush(room), wait);
@@ -182,7 +186,9 @@ export class ChatRooms {
     // own, so this cannot reorder frames, and bufferedAmount still counts these bytes.
     const parts = Sender.frame(Buffer.from(text), { fin: true, opcode: TEXT_OPCODE, mask: false, readOnly: false, rsv1: false });
     const frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const started = performance.now();
     for (const client of room.clients) if (!client.pending) this.writeFramed(client, frame);
+    room.lastLoopMs = performance.now() - started;
   }
 
   private write(client: RoomClient, data: string | Buffer): void {
