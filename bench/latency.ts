@@ -6,7 +6,7 @@
 // reports (wall clock − encoded media time, the smallest over the run, which is later than the
 // true start by at most one encode step). The spawn time of the publisher is also printed as a
 // pessimistic reference (it counts ffmpeg's own start-up as latency).
-// Flags: --runs N (default 3) --seconds S of playback per run (default 30).
+// Flags: --runs N (default 3) --seconds S of playback per run (default 30) --only passthrough|ladder.
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH, servePlayer, type PlayerStats } from '../test/helpers/browser.ts';
@@ -25,8 +25,17 @@ function clockFilter(): string {
   return ['drawbox=x=0:y=0:w=iw:h=ih/18:color=black:t=fill', ...bits].join(',');
 }
 
-async function once(mode: { name: string; ladder: string; width: number; height: number }, playerBase: string) {
-  const { server, base, stop } = await startBenchServer({ LADDER: mode.ladder });
+interface Mode {
+  name: string;
+  ladder: string;
+  width: number;
+  height: number;
+  /** 'external' with no archiver running: the stream is not recorded (the baseline for recording's cost). */
+  archiver?: 'external';
+}
+
+async function once(mode: Mode, playerBase: string) {
+  const { server, base, stop } = await startBenchServer({ LADDER: mode.ladder, ...(mode.archiver ? { ARCHIVER: mode.archiver } : {}) });
   const url = await newChannel(server, 'bench');
   const spawnedAt = Date.now();
   const publisher = spawn('ffmpeg', [
@@ -69,18 +78,26 @@ async function once(mode: { name: string; ladder: string; width: number; height:
 }
 
 const playerBase = await servePlayer(t);
-const modes = [
+const ladder = '720:2800,480:1400,360:800';
+const allModes: Mode[] = [
   { name: 'passthrough only (720p source)', ladder: '', width: 1280, height: 720 },
-  { name: 'full ladder (720p source + 480p + 360p)', ladder: '720:2800,480:1400,360:800', width: 1280, height: 720 },
+  { name: 'full ladder (720p source + 480p + 360p)', ladder, width: 1280, height: 720 },
+  { name: 'full ladder, not recorded (baseline)', ladder, width: 1280, height: 720, archiver: 'external' },
 ];
+// --only passthrough|ladder picks modes by name; runs of the modes alternate so drift in the
+// machine's load spreads over all of them.
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1]! : '';
+const modes = allModes.filter((m) => m.name.includes(only));
 console.log(`glass-to-glass latency, ${runs} runs × ${seconds} s per mode (frames 16-bit counted, ${FPS} fps, 2 s publisher keyframes)`);
-for (const mode of modes) {
-  const results = [];
-  for (let r = 0; r < runs; r++) {
+const results = new Map<Mode, Array<Awaited<ReturnType<typeof once>>>>(modes.map((m) => [m, []]));
+for (let r = 0; r < runs; r++) {
+  for (const mode of modes) {
     const res = await once(mode, playerBase);
-    results.push(res);
+    results.get(mode)!.push(res);
     console.log(`  ${mode.name} run ${r + 1}: p50 ${res.p50.toFixed(3)} s, p95 ${res.p95.toFixed(3)} s (p50 from spawn ${res.spawnP50.toFixed(3)} s), first frame ${Math.round(res.firstFrameMs)} ms, stalls ${res.stalls}, ${res.samples} frames`);
   }
-  console.log(`${mode.name}: median of runs: p50 ${median(results.map((r) => r.p50)).toFixed(3)} s, p95 ${median(results.map((r) => r.p95)).toFixed(3)} s (p50 from spawn ${median(results.map((r) => r.spawnP50)).toFixed(3)} s), first frame ${Math.round(median(results.map((r) => r.firstFrameMs)))} ms, stalls ${results.reduce((s, r) => s + r.stalls, 0)} in all`);
+}
+for (const [mode, rs] of results) {
+  console.log(`${mode.name}: median of runs: p50 ${median(rs.map((r) => r.p50)).toFixed(3)} s, p95 ${median(rs.map((r) => r.p95)).toFixed(3)} s (p50 from spawn ${median(rs.map((r) => r.spawnP50)).toFixed(3)} s), first frame ${Math.round(median(rs.map((r) => r.firstFrameMs)))} ms, stalls ${rs.reduce((s, r) => s + r.stalls, 0)} in all`);
 }
 for (const fn of teardowns.reverse()) await fn();
