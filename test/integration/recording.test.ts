@@ -149,6 +149,21 @@ t.test('a live stream becomes a VOD in object storage', async (t) => {
     t.equal((await server.app.inject({ url: `/api/v1/vods/${vod.id}`, headers: aliceAuth })).statusCode, 404);
   });
 
+  t.test('ffmpeg restarted mid-stream: the VOD keeps the discontinuity and decodes across it', async (t) => {
+    const restarted = await streamToVod(server, rtmp, alice.accessToken, 16, async () => {
+      const session = server.live.live()[0]!;
+      await until(() => (session.packagers.get('240p')?.state.segments.length ?? 0) >= 4, 'a few segments before the kill', 20_000);
+      const pid = session.killFfmpeg();
+      await until(() => session.ffmpegPid && session.ffmpegPid !== pid, 'a new ffmpeg', 10_000);
+    });
+    t.equal(restarted.status, 'ready');
+    const playlist = await (await fetch(`${base}/vod/${restarted.id}/240p/index.m3u8`)).text();
+    t.match(playlist, /#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-1\.mp4"/, 'the restart is marked, with the new run\'s init section');
+    await checkComplete(t, server, base, restarted);
+    const result = await decode(`${base}/vod/${restarted.id}/master.m3u8`);
+    t.equal(result.errors, '', 'decodes end to end across the restart');
+  });
+
   t.test('a 10 s storage outage mid-stream still yields a complete VOD', async (t) => {
     const outage = await streamToVod(server, rtmp, alice.accessToken, STREAM_S, async (sessionId) => {
       const vodOf = () => server.database.db.selectFrom('vods').select('id').where('live_session_id', '=', sessionId).executeTakeFirst();
