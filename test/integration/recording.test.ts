@@ -305,3 +305,25 @@ t.test('a channel at its storage limit: the stream ends cleanly with a complete 
   await until(() => server.live.live()[0], 'a stream to go live once the old VOD is deleted', 20_000);
   await again.stop();
 });
+
+t.test('with CDN_URL, public VOD media points at the CDN; private media stays behind signed URLs', async (t) => {
+  const server = await startTestServer(t, { CDN_URL: 'https://cdn.example.test/rec' });
+  const erin = await registerUser(server, 'erin');
+  const db = server.database.db;
+  const channelId = (await server.channels.bySlug('erin'))!.id;
+  const session = await db.insertInto('live_sessions').values({ channel_id: channelId, started_at: new Date(), ended_at: new Date(), end_reason: 'unpublished' }).returning('id').executeTakeFirstOrThrow();
+  const vod = await db
+    .insertInto('vods')
+    .values({ live_session_id: session.id, channel_id: channelId, started_at: new Date(), storage_prefix: 'vods/cdn-test', status: 'ready', thumbnail_key: 'vods/cdn-test/poster.jpg' })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const pub = (await server.app.inject({ url: `/api/v1/vods/${vod.id}` })).json();
+  t.equal(pub.playbackUrl, 'https://cdn.example.test/rec/vods/cdn-test/master.m3u8', 'the master playlist on the CDN');
+  t.equal(pub.thumbnailUrl, 'https://cdn.example.test/rec/vods/cdn-test/poster.jpg');
+  const media = await server.app.inject({ url: `/vod/${vod.id}/240p/seg-0.m4s` });
+  t.equal(media.statusCode, 302, 'media asked of the server is sent to the CDN');
+  t.equal(media.headers.location, 'https://cdn.example.test/rec/vods/cdn-test/240p/seg-0.m4s');
+  await db.updateTable('vods').set({ visibility: 'private' }).where('id', '=', vod.id).execute();
+  const priv = (await server.app.inject({ url: `/api/v1/vods/${vod.id}`, headers: { authorization: `Bearer ${erin.accessToken}` } })).json();
+  t.match(priv.playbackUrl, new RegExp(`^/vod/${vod.id}/master\\.m3u8\\?exp=\\d+&sig=`), 'a private VOD plays only through a signed server URL');
+});
