@@ -1,7 +1,7 @@
 // npm run bench:ingest — CPU and memory of the server (Node process, ingest worker, packager
 // ffmpegs) per concurrent passthrough stream, at 1, 10 and 50 streams. Publishers loop a
 // pre-encoded 720p H.264/AAC file with -c copy, so the load generator costs little; their CPU is
-// not counted. Flags: --counts 1,10,50 --seconds 20 (measurement window per step).
+// not counted. Flags: --counts 1,10,50 --seconds 20 (measurement window per step) --not-recorded.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,15 +14,17 @@ const run = promisify(execFile);
 const countsArg = process.argv.indexOf('--counts');
 const counts = countsArg >= 0 ? process.argv[countsArg + 1]!.split(',').map(Number) : [1, 10, 50];
 const seconds = arg('seconds', 20);
+// --not-recorded: ARCHIVER=external with no archiver running, the baseline for recording's cost.
+const notRecorded = process.argv.includes('--not-recorded');
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'spillway-bench-ingest-'));
 const source = path.join(dir, 'source.flv');
 await run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '60', '-b:v', '2500k', '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', source]);
 
-console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step, server = node + ingest worker + packager ffmpegs`);
+console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step, server = node + ingest worker + packager ffmpegs, ${notRecorded ? 'not recorded' : 'recorded to local storage'}`);
 console.log('streams | server CPU (cores) | CPU per stream (% of a core) | server RSS (MiB) | RSS per stream (MiB) | live');
 for (const count of counts) {
-  const { server, stop } = await startBenchServer({ LADDER: '' });
+  const { server, stop } = await startBenchServer({ LADDER: '', ...(notRecorded ? { ARCHIVER: 'external' } : {}) });
   const publishers: ChildProcess[] = [];
   try {
     // Baseline once start-up (PGlite, the ingest worker) has settled.

@@ -1,9 +1,10 @@
 // Records every live session to object storage. Files on disk and rows in the database are the
-// only state: the watcher on MEDIA_DIR/live says which session directory changed, each rendition's
+// only state: watchers say which session or rendition directory changed, each rendition's
 // recorder journals and uploads from the directory listing, and a session whose live_sessions row
 // has ended_at is finalised into a VOD. So the archiver may run inside the server or as its own
 // process (`npm run archiver`) against the same MEDIA_DIR and database, and after a crash it
 // resumes from what is on disk and in the journal. Run exactly one archiver per MEDIA_DIR.
+import { watch as watchDir, type FSWatcher as DirWatcher } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -41,6 +42,8 @@ interface SessionState {
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 const RENDITION = /^[A-Za-z0-9_-]{1,32}$/;
+// What is recorded: init sections and complete segments, never parts or temporary files.
+const RECORDED_FILE = /^(init-\d+\.mp4|seg-\d+\.m4s)$/;
 // Segments beyond the live window kept anyway, for players still fetching near its tail.
 const WINDOW_MARGIN = 3;
 
@@ -57,6 +60,8 @@ export class Archiver {
   /** Sessions whose VOD is finished (here or before a restart): nothing more to record. */
   private readonly finished = new Set<string>();
   private readonly unknown = new Set<string>();
+  /** inotify watches on rendition directories, by directory. */
+  private readonly dirWatchers = new Map<string, DirWatcher>();
   private closed = false;
 
   constructor(private readonly opts: ArchiverOptions) {
@@ -69,13 +74,11 @@ export class Archiver {
     for (const entry of await readdir(this.liveDir, { withFileTypes: true })) {
       if (entry.isDirectory() && SESSION_ID.test(entry.name)) this.touch(entry.name, null);
     }
-    const watcher = watch(this.liveDir, {
-      depth: 3,
-      ignoreInitial: true,
-      // Temp files of atomic writes start with a dot; parts are never recorded.
-      ignored: (file) => path.basename(file).startsWith('.') || /^part-\d+\.m4s$/.test(path.basename(file)),
-    });
-    watcher.on('add', (file) => this.onFile(file));
+    // chokidar finds session and rendition directories as they appear. It does not look inside
+    // rendition directories: it re-lists (and lstats) a whole directory on every change, and the
+    // packager writes five parts a second into each (measured: a quarter of a core at 10 streams).
+    // Inside them a plain inotify watch per rendition says which file arrived.
+    const watcher = watch(this.liveDir, { depth: 1, ignoreInitial: true, ignored: (file) => path.basename(file).startsWith('.') });
     watcher.on('addDir', (dir) => this.onFile(path.join(dir, '.')));
     watcher.on('error', (err) => this.opts.log.error({ err }, 'watching the live media directory failed'));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
@@ -86,9 +89,9 @@ export class Archiver {
       void this.finalizeEnded();
     }, this.opts.pollMs ?? 2000);
     this.poller.unref();
-    // The watcher is the fast path, not the only one: inotify can miss files written into a
-    // directory created a moment earlier (measured: whole runs recorded only at the end). A cheap
-    // listing every half second bounds how far an upload can trail its segment.
+    // The watchers are the fast path, not the only one: a file can land in a directory before its
+    // watch is set up (measured: whole runs recorded only at the end). A cheap listing every half
+    // second bounds how far an upload can trail its segment.
     this.rescanner = setInterval(() => void this.rescan(), this.opts.rescanMs ?? 500);
     this.rescanner.unref();
     await this.finalizeEnded();
@@ -122,6 +125,8 @@ export class Archiver {
     for (const t of this.timers) clearTimeout(t);
     await this.unsubscribe?.().catch(() => {});
     await this.watcher?.close();
+    for (const w of this.dirWatchers.values()) w.close();
+    this.dirWatchers.clear();
     const states = await Promise.all([...this.sessions.values()].map((p) => p.catch(() => null)));
     await Promise.all(states.flatMap((s) => (s ? [...s.renditions.values()].map((r) => r.close()) : [])));
     await Promise.allSettled([...this.finalizing.values()]);
@@ -191,8 +196,30 @@ export class Archiver {
         backoff: this.opts.backoff,
       });
       state.renditions.set(rendition, recorder);
+      this.watchRendition(path.join(this.liveDir, sessionId, rendition), recorder);
     }
     return recorder;
+  }
+
+  private watchRendition(dir: string, recorder: RenditionRecorder): void {
+    if (this.dirWatchers.has(dir)) return;
+    try {
+      const w = watchDir(dir, (_event, name) => {
+        if (name && RECORDED_FILE.test(String(name))) recorder.kick();
+      });
+      w.on('error', () => this.unwatch(dir));
+      this.dirWatchers.set(dir, w);
+    } catch {
+      // Gone already, or out of inotify watches: the periodic listing still records it.
+    }
+  }
+
+  private unwatch(dirPrefix: string): void {
+    for (const [dir, w] of this.dirWatchers) {
+      if (dir !== dirPrefix && !dir.startsWith(dirPrefix + path.sep)) continue;
+      w.close();
+      this.dirWatchers.delete(dir);
+    }
   }
 
   private async renditionDirs(sessionId: string): Promise<string[]> {
@@ -231,6 +258,7 @@ export class Archiver {
     if (!fresh || fresh.vod.deleted_at) return;
     await finalizeVod({ storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log }, fresh.vod, path.join(this.liveDir, sessionId), fresh.renditions);
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
+    this.unwatch(path.join(this.liveDir, sessionId));
     this.finished.add(sessionId);
     this.scheduleRemoval(sessionId, fresh.endedAt);
   }
@@ -242,6 +270,7 @@ export class Archiver {
       this.timers.delete(timer);
       this.sessions.delete(sessionId);
       this.finished.delete(sessionId);
+      this.unwatch(path.join(this.liveDir, sessionId));
       void rm(path.join(this.liveDir, sessionId), { recursive: true, force: true }).catch((err) => this.opts.log.error({ err, session: sessionId }, 'removing a recorded session directory failed'));
     }, delay);
     timer.unref();
