@@ -58,9 +58,18 @@ export const chatReplayRoute: FastifyPluginAsync<ChatReplayOptions> = async (fas
     return cut.length > 0 ? { messages: cut, nextFrom } : { messages: rows.slice(0, limit), nextFrom: nextFrom + 1 };
   };
 
-  app.get('/vods/:id/chat', { schema: schema('Chat of a VOD between two offsets (ms from its start), in order.') }, async (request) => {
+  app.get('/vods/:id/chat', { schema: schema('Chat of a VOD between two offsets (ms from the recording\'s first frame), in order.') }, async (request) => {
     const { vod } = await findVisibleVod(opts.db, opts.accounts, request, request.params.id);
-    return (await page(vod.live_session_id, request.query)) ?? { messages: [], nextFrom: null };
+    // Offsets here are into the recording, which starts media_offset_ms into the live session.
+    const shift = vod.media_offset_ms;
+    const { from, to, limit } = request.query;
+    // From the very start, include what was said before the first frame (shown at 0).
+    const result = await page(vod.live_session_id, { from: from === 0 ? 0 : from + shift, to: (to ?? from + 60_000) + shift, limit });
+    if (!result) return { messages: [], nextFrom: null };
+    return {
+      messages: result.messages.map((m) => ({ ...m, offsetMs: m.offsetMs === null ? null : Math.max(0, m.offsetMs - shift) })),
+      nextFrom: result.nextFrom === null ? null : Math.max(0, result.nextFrom - shift),
+    };
   });
 
   app.get('/live-sessions/:id/chat', { schema: schema('Chat of a live session between two offsets (ms), in order.') }, async (request) => {

@@ -31,6 +31,8 @@ export interface VodsTable {
   renditions: ColumnType<VodRendition[], string | undefined, string>;
   size_bytes: Generated<number>;
   thumbnail_key: Nullable<string>;
+  /** sql/005: where the recording's first frame falls in its live session (ms) */
+  media_offset_ms: Generated<number>;
   storage_prefix: string;
   created_at: Generated<Date>;
   deleted_at: NullableTimestamp;

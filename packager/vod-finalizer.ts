@@ -102,7 +102,16 @@ export async function finalizeVod(deps: FinalizeDeps, vod: Vod, sessionDir: stri
   sizeBytes += master.length;
 
   const durationS = Math.max(...renditions.map((r) => r.timed.reduce((sum, s) => sum + s.duration, 0)));
+  // The first segment was complete on disk at file_ready_at and holds duration_s of media: its
+  // first frame was shown that much earlier. Chat replay measures from there.
+  const firstSegments = [...byRendition.values()].flatMap((all) => {
+    const first = all.filter((r) => r.kind === 'segment' && r.msn !== null).sort((a, b) => a.msn! - b.msn!)[0];
+    return first ? [first] : [];
+  });
+  const mediaStart = Math.min(...firstSegments.map((r) => r.file_ready_at.getTime() - (r.duration_s ?? 0) * 1000));
+  const mediaOffsetMs = Math.max(0, Math.round(mediaStart - vod.started_at.getTime()));
   await store.markReady(vod.id, {
+    mediaOffsetMs,
     durationS,
     renditions: renditions.map(({ timed: _timed, ...r }) => r),
     sizeBytes,

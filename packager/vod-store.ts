@@ -102,10 +102,17 @@ export class VodStore {
     await this.db.updateTable('vods').set({ status }).where('id', '=', vodId).execute();
   }
 
-  async markReady(vodId: string, done: { durationS: number; renditions: VodRendition[]; sizeBytes: number; thumbnailKey: string | null }): Promise<void> {
+  async markReady(vodId: string, done: { durationS: number; renditions: VodRendition[]; sizeBytes: number; thumbnailKey: string | null; mediaOffsetMs: number }): Promise<void> {
     await this.db
       .updateTable('vods')
-      .set({ status: 'ready', duration_s: done.durationS, renditions: JSON.stringify(done.renditions), size_bytes: done.sizeBytes, thumbnail_key: done.thumbnailKey })
+      .set({
+        status: 'ready',
+        duration_s: done.durationS,
+        renditions: JSON.stringify(done.renditions),
+        size_bytes: done.sizeBytes,
+        thumbnail_key: done.thumbnailKey,
+        media_offset_ms: done.mediaOffsetMs,
+      })
       .where('id', '=', vodId)
       .execute();
   }

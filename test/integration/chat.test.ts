@@ -312,11 +312,17 @@ t.test('replay: the messages of a range of a recording, by offset', async (t) =>
   // The same by VOD id, as a player beside the recording asks; a private VOD's chat is its owner's.
   const vod = await db
     .insertInto('vods')
-    .values({ live_session_id: session.id, channel_id: channelId, started_at: new Date(), storage_prefix: 'vods/x', status: 'ready' })
+    // The recording's first frame came 1.5 s into the session: VOD time = session time - 1500 ms.
+    .values({ live_session_id: session.id, channel_id: channelId, started_at: new Date(), storage_prefix: 'vods/x', status: 'ready', media_offset_ms: 1500 })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const byVod = await server.app.inject({ url: `/api/v1/vods/${vod.id}/chat?from=4000&to=10000` });
-  t.same((byVod.json().messages as Frame[]).map((m) => m.text), ['at 5 s', 'at 9 s'], 'the VOD route replays its session');
+  const byVod = (await server.app.inject({ url: `/api/v1/vods/${vod.id}/chat?from=3000&to=8500` })).json();
+  t.same((byVod.messages as Frame[]).map((m) => m.text), ['at 5 s', 'at 9 s'], 'the VOD route replays its session, in recording time');
+  const at5 = (byVod.messages as Frame[])[0]!.offsetMs as number;
+  t.ok(at5 >= 3500 && at5 < 4500, `offsets are into the recording (${at5} ms for a message 5 s into the session)`);
+  const start = (await server.app.inject({ url: `/api/v1/vods/${vod.id}/chat?from=0&to=100` })).json();
+  t.same((start.messages as Frame[]).map((m) => m.text), ['at 1 s'], 'what was said before the first frame shows at the start');
+  t.equal((start.messages as Frame[])[0]!.offsetMs, 0);
   await db.updateTable('vods').set({ visibility: 'private' }).where('id', '=', vod.id).execute();
   const viewer = await registerUser(server, 'viewer');
   t.equal((await server.app.inject({ url: `/api/v1/vods/${vod.id}/chat` })).statusCode, 401, 'a private VOD: anonymous refused');

@@ -87,6 +87,8 @@ t.test('a live stream becomes a VOD in object storage', async (t) => {
     t.ok(Math.abs(result.duration - STREAM_S) <= 1, `duration ${result.duration} s is within 1 s of ${STREAM_S} s`);
     t.ok(Math.abs(vod.durationS - STREAM_S) <= 1, `the API says ${vod.durationS} s`);
     t.ok(result.frames >= (STREAM_S - 1) * 30, `${result.frames} frames decoded`);
+    const row = await server.database.db.selectFrom('vods').select('media_offset_ms').where('id', '=', vod.id).executeTakeFirstOrThrow();
+    t.ok(row.media_offset_ms > 0 && row.media_offset_ms < 5000, `the first frame is placed ${row.media_offset_ms} ms into the session, for chat replay`);
   });
 
   t.test('poster, sprite sheet and thumbnails track', async (t) => {
