@@ -141,6 +141,16 @@ t.test('the web UI: sign up, go live, watch and chat, then the VOD with its chat
   t.pass('the live video keeps playing during the chat');
   await shot(bob.page, 'watch');
 
+  // The owner turns slow mode on from the chat panel; viewers are told, and it goes off again.
+  t.ok(await alice.page.getByLabel('Slow mode').isVisible(), 'the owner has a slow-mode control in the chat');
+  t.notOk(await bob.page.getByLabel('Slow mode').isVisible(), 'a plain viewer has none');
+  await alice.page.getByLabel('Slow mode').selectOption('30');
+  await bob.page.locator('.chat-log').getByText('Slow mode is on: one message every 30 s.').waitFor(WAIT);
+  t.pass('viewers are told when slow mode goes on');
+  await alice.page.getByLabel('Slow mode').selectOption('0');
+  await bob.page.locator('.chat-log').getByText('Slow mode is off.').waitFor(WAIT);
+  t.pass('and when it goes off');
+
   // The home page lists the live channel with its preview picture.
   const home = await bob.ctx.newPage();
   await home.goto(`${base}/`);

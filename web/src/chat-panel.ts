@@ -24,7 +24,18 @@ export function chatPanel(slug: string): ChatPanel {
   const form = h('form', { class: 'chat-form' }, h('label', { for: 'chat-input', class: 'sr-only' }, 'Chat message'), input, send);
   const signIn = h('p', { class: 'chat-signin' }, h('a', { href: `/signin?next=${encodeURIComponent(location.pathname)}` }, 'Sign in'), ' or ', h('a', { href: `/signup?next=${encodeURIComponent(location.pathname)}` }, 'sign up'), ' to chat.');
   const slowInfo = h('p', { class: 'muted small', hidden: true });
-  const root = h('section', { class: 'chat', 'aria-label': 'Chat' }, h('div', { class: 'chat-head' }, h('h2', {}, 'Chat'), inChat), log, slowInfo, notice, form, signIn);
+  // Owner and moderators: slow mode for everyone else (they are exempt themselves).
+  const slowSelect = h(
+    'select',
+    { id: 'chat-slow-mode' },
+    ...[0, 5, 10, 30, 60, 120].map((s) => h('option', { value: String(s) }, s === 0 ? 'Off' : `${s} s`)),
+  ) as HTMLSelectElement;
+  const slowControl = h('div', { class: 'chat-slow-control small', hidden: true }, h('label', { for: 'chat-slow-mode' }, 'Slow mode '), slowSelect);
+  const root = h('section', { class: 'chat', 'aria-label': 'Chat' }, h('div', { class: 'chat-head' }, h('h2', {}, 'Chat'), inChat), slowControl, log, slowInfo, notice, form, signIn);
+  const showSlowMode = (seconds: number) => {
+    if (![...slowSelect.options].some((o) => o.value === String(seconds))) slowSelect.append(h('option', { value: String(seconds) }, `${seconds} s`));
+    slowSelect.value = String(seconds);
+  };
 
   let ws: WebSocket | null = null;
   let closed = false;
@@ -50,6 +61,8 @@ export function chatPanel(slug: string): ChatPanel {
     const token = await session.accessToken();
     if (token) frame({ type: 'auth', token });
   };
+
+  slowSelect.addEventListener('change', () => frame({ type: 'slow-mode', seconds: Number(slowSelect.value) }));
 
   const setNotice = (text: string, kind: 'info' | 'error' = 'info') => {
     notice.textContent = text;
@@ -116,12 +129,14 @@ export function chatPanel(slug: string): ChatPanel {
         inChat.textContent = `${msg.viewers} in chat`;
         slowInfo.hidden = msg.slowModeS === 0;
         slowInfo.textContent = `Slow mode: one message every ${msg.slowModeS} s.`;
+        showSlowMode(msg.slowModeS);
         retryDelay = 1000;
         return;
       case 'authed': {
         const changed = role !== msg.role || me !== msg.user.username;
         role = msg.role;
         me = msg.user.username;
+        slowControl.hidden = role === 'viewer';
         // History arrived before the role was known: give its lines the menus the role allows.
         if (changed) {
           for (const li of log.querySelectorAll<HTMLElement>('.chat-line[data-id]')) {
@@ -150,6 +165,7 @@ export function chatPanel(slug: string): ChatPanel {
         return;
       }
       case 'slow-mode':
+        showSlowMode(msg.seconds);
         slowInfo.hidden = msg.seconds === 0;
         slowInfo.textContent = `Slow mode: one message every ${msg.seconds} s.`;
         return systemLine(msg.seconds === 0 ? 'Slow mode is off.' : `Slow mode is on: one message every ${msg.seconds} s.`);
