@@ -16,8 +16,6 @@ import {
   type StoredObject,
 } from './storage.ts';
 import { guessContentType } from './content-type.ts';
-// Re-exported until the VOD routes import it from content-type.ts.
-
 
 /**
  * Refuses keys that could escape the root or alias another key on disk. Segments starting with '.'

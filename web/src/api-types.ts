@@ -1,4 +1,8 @@
-// Response bodies of the API routes the pages use (see src/http/routes and chat/).
+// Response bodies of the API routes the pages use (see src/http/routes and chat/). Where the
+// server has the type, it is imported (type-only: nothing of the server reaches the bundle).
+import type { Static } from 'typebox';
+import type { IngestHealth as MeasuredHealth } from '../../packager/stream-health.ts';
+import type { VodBody } from '../../src/http/routes/vod-routes.ts';
 export interface LiveEntry {
   slug: string;
   title: string;
@@ -23,32 +27,13 @@ export interface ChannelBody {
 
 export type Visibility = 'public' | 'unlisted' | 'private';
 
-export interface Vod {
-  id: string;
-  title: string;
-  channel: { slug: string; title: string };
-  status: 'recording' | 'finalizing' | 'ready' | 'failed';
-  visibility: Visibility;
-  startedAt: string;
-  durationS: number;
-  sizeBytes: number;
-  thumbnailUrl: string | null;
-  previewTrackUrl: string | null;
-  playbackUrl: string | null;
-}
+export type Vod = Static<typeof VodBody> & { visibility: Visibility; status: 'recording' | 'finalizing' | 'ready' | 'failed' };
 
-export interface IngestHealth {
+/** GET /api/v1/channels/:slug/ingest-health: the measured stream plus the session around it. */
+export interface IngestHealth extends MeasuredHealth {
   live: boolean;
   startedAt?: string;
   viewers?: number;
   uptimeS: number;
   restarts: number;
-  bitrateKbps: number;
-  fps: number;
-  keyframeIntervalS: number | null;
-  width: number | null;
-  height: number | null;
-  videoCodec: string | null;
-  audioCodec: string | null;
-  warnings: string[];
 }

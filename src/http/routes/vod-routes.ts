@@ -25,7 +25,7 @@ export interface VodRoutesOptions {
 export const SIGNED_URL_TTL_S = 6 * 3600;
 
 const VodId = Type.String({ format: 'uuid' });
-const VodBody = Type.Object({
+export const VodBody = Type.Object({
   id: Type.String(),
   title: Type.String(),
   channel: Type.Object({ slug: Type.String(), title: Type.String() }),
