@@ -180,22 +180,28 @@ export class ChatRooms {
     room.queue = [];
     room.lastSentAt = Date.now();
     const text = queued.length === 1 ? queued[0]! : `{"type":"batch","frames":[${queued.join(',')}]}`;
-    // Encoded and framed once; the same bytes go to every socket. Written straight to the TCP
-    // socket: one write per socket instead of ws's corked header + payload (measured: the send loop
-    // is nearly all socket writes at 5,000 sockets). Without compression ws keeps no queue of its
-    // own, so this cannot reorder frames, and bufferedAmount still counts these bytes.
-    const parts = Sender.frame(Buffer.from(text), { fin: true, opcode: TEXT_OPCODE, mask: false, readOnly: false, rsv1: false });
-    const frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     const started = performance.now();
-    for (const client of room.clients) if (!client.pending) this.writeFramed(client, frame);
+    this.broadcast(room, text);
     room.lastLoopMs = performance.now() - started;
   }
 
-  private write(client: RoomClient, data: string | Buffer): void {
+  /**
+   * One text frame to every ready socket of the room, encoded and framed once. Written straight to
+   * the TCP socket: one write per socket instead of ws's corked header + payload (measured: the
+   * send loop is nearly all socket writes at 5,000 sockets). Without compression ws keeps no queue
+   * of its own, so this cannot reorder frames, and bufferedAmount still counts these bytes.
+   */
+  private broadcast(room: Room, text: string): void {
+    const parts = Sender.frame(Buffer.from(text), { fin: true, opcode: TEXT_OPCODE, mask: false, readOnly: false, rsv1: false });
+    const frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    for (const client of room.clients) if (!client.pending) this.writeFramed(client, frame);
+  }
+
+  private write(client: RoomClient, text: string): void {
     const { socket } = client;
     if (socket.readyState !== socket.OPEN) return;
     if (socket.bufferedAmount > this.opts.maxBufferedBytes) return this.drop(client);
-    socket.send(data, { binary: false });
+    socket.send(text);
   }
 
   private writeFramed(client: RoomClient, frame: Buffer): void {
@@ -220,8 +226,7 @@ export class ChatRooms {
       this.opts.bus
         .publish(chatTopic(room.channelId), { type: 'presence', node: this.nodeId, count: room.clients.size } satisfies TopicEvent)
         .catch((err) => this.log.warn({ err }, 'announcing chat presence failed'));
-      const text = JSON.stringify({ type: 'viewers', count: this.viewers(room.channelId) } satisfies ServerFrame);
-      for (const client of room.clients) if (!client.pending) this.write(client, text);
+      this.broadcast(room, JSON.stringify({ type: 'viewers', count: this.viewers(room.channelId) } satisfies ServerFrame));
     }
   }
 
