@@ -1,5 +1,5 @@
-// CHANNEL_STORAGE_LIMIT_MB: how much recorded media a channel may keep. Usage is what the upload
-// journal says is stored or on its way (every file of every VOD not deleted), so a stream is
+// CHANNEL_STORAGE_LIMIT_MB: how much recorded media a channel may keep. Usage is the recorded size
+// of its finished VODs plus what the upload journal says of those still recording, so a stream is
 // stopped on the bytes it actually made. At the limit a new publish is refused (the encoder is told
 // why) and a live stream is ended cleanly with reason `storage-quota`: its VOD is finalised from
 // what was recorded, never cut mid-file.
@@ -22,16 +22,32 @@ export class StorageQuota {
     private readonly log: Logger,
   ) {}
 
-  /** Bytes of recordings the channel holds (journaled files of its VODs that are not deleted). */
+  /**
+   * Bytes of recordings the channel holds: finished VODs by their recorded size, VODs still being
+   * recorded by the files journaled so far (so the sum does not grow with the channel's history).
+   */
   async usage(channelId: string): Promise<number> {
     const row = await this.db
-      .selectFrom('vod_uploads')
-      .innerJoin('vods', 'vods.id', 'vod_uploads.vod_id')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<string | number>('vod_uploads.size_bytes'), eb.lit(0)).as('bytes'))
+      .selectFrom('vods')
+      .select((eb) => [
+        eb.fn.coalesce(eb.fn.sum<string | number>('vods.size_bytes').filterWhere('vods.status', '=', 'ready'), eb.lit(0)).as('finished'),
+        eb.fn
+          .coalesce(
+            eb
+              .selectFrom('vod_uploads')
+              .innerJoin('vods as v', 'v.id', 'vod_uploads.vod_id')
+              .select((u) => u.fn.sum<string | number>('vod_uploads.size_bytes').as('s'))
+              .where('v.channel_id', '=', channelId)
+              .where('v.deleted_at', 'is', null)
+              .where('v.status', '!=', 'ready'),
+            eb.lit(0),
+          )
+          .as('recording'),
+      ])
       .where('vods.channel_id', '=', channelId)
       .where('vods.deleted_at', 'is', null)
       .executeTakeFirstOrThrow();
-    return Number(row.bytes);
+    return Number(row.finished) + Number(row.recording);
   }
 
   async exceeded(channelId: string): Promise<boolean> {
