@@ -2,24 +2,13 @@
 // for this test: a free port on 127.0.0.1, the app's address and the media directory.
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
-import { tempDir } from './services.ts';
+import { freePort, tempDir } from './services.ts';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 export async function startNginx(t: Teardown, opts: { appUrl: string; mediaDir: string }): Promise<string> {
   const runDir = await tempDir(t, 'nginx');

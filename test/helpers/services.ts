@@ -49,3 +49,16 @@ export async function tempDir(t: Teardown, label = 'spillway'): Promise<string> 
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** A port nothing listens on right now, on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}

@@ -190,23 +190,12 @@ t.test('a live stream becomes a VOD in object storage', async (t) => {
   });
 });
 
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as { port: number }).port;
-      probe.close(() => resolve(port));
-    });
-    probe.on('error', reject);
-  });
-}
 
 t.test('kill -9 of the server mid-stream: the VOD is finalised from what reached the disk', async (t) => {
   const { spawn } = await import('node:child_process');
   const { readdir } = await import('node:fs/promises');
   const { default: pg } = await import('pg');
-  const { createTestDatabase, tempDir, TEST_REDIS_URL, uniquePrefix } = await import('../helpers/services.ts');
+  const { createTestDatabase, freePort, tempDir, TEST_REDIS_URL, uniquePrefix } = await import('../helpers/services.ts');
   const s3 = await startS3Server(t);
   const dataDir = await tempDir(t, 'spillway-kill');
   const databaseUrl = await createTestDatabase(t);
