@@ -166,10 +166,12 @@ export class Archiver {
           this.sessions.delete(sessionId);
           if (!this.unknown.has(sessionId)) this.opts.log.warn({ session: sessionId }, 'media of an unknown live session; not recorded (yet)');
           this.unknown.add(sessionId);
-        }
-        else if (recorded.vod.status === 'ready' || recorded.vod.status === 'failed' || recorded.vod.deleted_at) {
-          this.finished.add(sessionId);
-          this.scheduleRemoval(sessionId, recorded.endedAt);
+        } else {
+          this.unknown.delete(sessionId);
+          if (recorded.vod.status === 'ready' || recorded.vod.status === 'failed' || recorded.vod.deleted_at) {
+            this.finished.add(sessionId);
+            this.scheduleRemoval(sessionId, recorded.endedAt);
+          }
         }
         return { recorded, renditions: new Map() };
       });
