@@ -172,7 +172,7 @@ export class RtmpConnection {
       this.deps.log('warn', 'rtmp play refused', {
         connId: this.connId,
         remoteAddress: this.remoteAddress,
-        path: redactStreamPath(`/${app === INTERNAL_APP || app === 'live' ? app : '?'}/${name}`),
+        path: redactStreamPath(`/${app === INTERNAL_APP || app === 'live' ? app : 'other'}/${name}`),
       });
       return this.refuse('Stream not found', 'NetStream.Play.StreamNotFound');
     }

@@ -210,7 +210,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       connId: attempt.connId,
       remoteAddress: attempt.remoteAddress,
       // An app that is neither of ours may be a key typed into the server URL: never log it.
-      path: redactStreamPath(`/${app === 'live' || app === INTERNAL_APP ? app : '?'}/${key}`),
+      path: redactStreamPath(`/${app === 'live' || app === INTERNAL_APP ? app : 'other'}/${key}`),
     };
     if (refusal || !channel) {
       const reason = refusal ?? 'bad-key';

@@ -35,8 +35,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
-// RTMP stream paths carry the stream key (`/live/<key>`); anything logged about a publish goes
-// through this first.
+// RTMP stream paths carry the stream key, and a confused encoder can put it anywhere after the app
+// (`/live/a/b/<key>`, `/live/x?key=<key>`): anything logged about a publish keeps the first segment
+// only and redacts everything after it.
 export function redactStreamPath(streamPath: string): string {
-  return streamPath.replace(/^(\/?[^/]+\/)[^/?]+/, '$1[redacted]');
+  const match = /^\/?([^/?]*)[/?]/.exec(streamPath);
+  return match ? `/${match[1]}/[redacted]` : '/[redacted]';
 }

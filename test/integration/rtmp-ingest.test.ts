@@ -69,12 +69,13 @@ function run(t: Test, command: string, args: string[]): Child {
   return { exited, exitCode: () => code, stderr: () => stderr, bytes: () => bytes, kill };
 }
 
-function publish(t: Test, url: string, seconds: number): Child {
+/** `rtmpOptions` are ffmpeg's RTMP output options (`-rtmp_app`, `-rtmp_playpath`, `-rtmp_tcurl`). */
+function publish(t: Test, url: string, seconds: number, rtmpOptions: string[] = []): Child {
   return run(t, 'ffmpeg', [
     ...['-hide_banner', '-loglevel', 'error', '-re'],
     ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440'],
     ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '60', '-c:a', 'aac'],
-    ...['-t', String(seconds), '-f', 'flv', url],
+    ...['-t', String(seconds), ...rtmpOptions, '-f', 'flv', url],
   ]);
 }
 
@@ -230,6 +231,34 @@ t.test('a bad key and a wrong app are refused before any publish event, slowed d
   t.ok(refusals.every((r) => r.path.endsWith('/[redacted]')));
   t.notOk(logs().includes(badKey), 'the bad key is not logged');
   t.notOk(logs().includes(key), 'the good key is not logged');
+});
+
+t.test('the real key is never logged, wherever in the RTMP URL an encoder puts it', async (t) => {
+  const key = streamKey();
+  const { ingest, published, logs } = await startIngest(t, new Map([[key, ALICE]]));
+  const base = `rtmp://127.0.0.1:${ingest.port}`;
+  const attempts: Array<[string, string, string[]]> = [
+    ['a path with several slashes', `${base}/live/a/b/${key}`, []],
+    ['a stream name with a slash', `${base}/live/x`, ['-rtmp_app', 'live', '-rtmp_playpath', `X/${key}`]],
+    ['the app', `${base}/${key}/stream`, []],
+    ['an app with slashes', `${base}/x`, ['-rtmp_app', `live/a/${key}`, '-rtmp_playpath', 'stream']],
+    ['the query string', `${base}/live/stream?key=${key}`, []],
+    ['the tcUrl', `${base}/live/stream`, ['-rtmp_tcurl', `${base}/live/${key}`]],
+  ];
+  for (const [where, url, options] of attempts) {
+    const encoder = publish(t, url, 3, options);
+    t.not(await encoder.exited, 0, `a key in ${where} is refused`);
+  }
+  t.equal(published.length, 0, 'none of them published');
+  const refusals = logs().split('\n').filter((line) => line.includes('rtmp publish refused'));
+  t.equal(refusals.length, attempts.length, 'each attempt logged one refusal');
+  // And the accepted publish of the same key, for good measure.
+  const good = publish(t, `${base}/live/${key}`, 2);
+  await waitFor(() => published.length === 1, 15_000, 'the good publish');
+  await good.exited;
+  const secret = key.slice('live_'.length);
+  t.notOk(logs().includes(secret), 'no log line, at any level, contains the key');
+  t.notOk(logs().includes(secret.slice(0, 16)), 'nor a piece of it');
 });
 
 t.test('a second publisher for a live channel is refused and the first keeps streaming', async (t) => {
