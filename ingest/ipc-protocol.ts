@@ -9,6 +9,9 @@ export const INTERNAL_APP = 'internal';
 
 /** Why a live publish ended. The session manager uses it to tell a drop from a deliberate stop. */
 export type UnpublishReason =
+  /** The publisher said it was stopping (`deleteStream`, as OBS and ffmpeg send on Stop). */
+  | 'unpublished'
+  /** The connection dropped without an unpublish: the encoder may be about to reconnect. */
   | 'publisher-disconnected'
   | 'idle-timeout'
   | 'protocol-error'

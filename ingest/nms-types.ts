@@ -37,6 +37,8 @@ export interface NmsRtmp {
   streamId: number;
   onConnectCallback: (req: NmsStreamRequest) => void;
   onPushCallback: () => void;
+  /** NMS 4.4 ignores it; a publisher sends it when it stops on purpose. */
+  onDeleteStream(invokeMessage: unknown): void;
   onPlayCallback: () => void;
   onPacketCallback: (packet: NmsAvPacket) => void;
   packetAlloc(): void;

@@ -79,6 +79,7 @@ export class RtmpConnection {
     rtmp.onPushCallback = () => this.onPublishCommand();
     rtmp.onPlayCallback = () => this.onPlayCommand();
     rtmp.onPacketCallback = (packet) => this.onPacket(packet);
+    rtmp.onDeleteStream = () => this.onDeleteStream();
     const alloc = rtmp.packetAlloc.bind(rtmp);
     rtmp.packetAlloc = () => {
       this.checkMessage();
@@ -187,6 +188,13 @@ export class RtmpConnection {
     this.clearTimers();
     this.respondPlay();
     this.session.onPlay();
+  }
+
+  /** A deliberate stop: the session manager ends the live session at once instead of waiting for a reconnect. */
+  private onDeleteStream(): void {
+    if (this.state !== 'publishing') return;
+    this.closeReason = 'unpublished';
+    this.end();
   }
 
   private onPacket(packet: NmsAvPacket): void {

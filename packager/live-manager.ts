@@ -128,17 +128,28 @@ export class LiveManager {
     await this.opts.bus.publish('stream.started', { sessionId: id, channelId: event.channelId, slug: event.slug, startedAt: session.startedAt.toISOString() });
   }
 
-  async onUnpublish(channelId: string): Promise<void> {
+  /**
+   * The publisher is gone. A deliberate stop (`unpublished`) ends the session at once, as Twitch
+   * and Owncast do; a dropped connection keeps it for the grace window, so an encoder that
+   * reconnects continues the same playlists, and ends it as `publisher-lost` otherwise.
+   */
+  async onUnpublish(channelId: string, how: 'unpublished' | 'publisher-lost'): Promise<void> {
     const session = this.byChannel.get(channelId);
     if (!session || session.ended) return;
     await session.detach();
     if (this.closing) return;
     clearTimeout(this.graceTimers.get(channelId));
+    this.graceTimers.delete(channelId);
+    if (how === 'unpublished') {
+      this.opts.log.info({ session: session.id }, 'publisher stopped the stream');
+      await session.end('unpublished');
+      return;
+    }
     this.graceTimers.set(
       channelId,
       setTimeout(() => {
         this.graceTimers.delete(channelId);
-        void session.end('unpublished');
+        void session.end('publisher-lost');
       }, this.opts.graceMs).unref(),
     );
   }

@@ -47,7 +47,7 @@ export const CONFIG_VARS = {
   PART_DURATION_MS: { default: '200', meaning: 'LL-HLS part duration in milliseconds (100–1000).' },
   SEGMENT_DURATION_S: { default: '1', meaning: 'Segment duration of transcoded renditions in seconds (1–6); passthrough segments follow source keyframes.' },
   LIVE_WINDOW_SEGMENTS: { default: '60', meaning: 'Segments listed in a live playlist (the DVR window).' },
-  LIVE_GRACE_S: { default: '10', meaning: 'A publisher that reconnects within this many seconds continues the same live session.' },
+  LIVE_GRACE_S: { default: '10', meaning: 'A publisher whose connection drops (without pressing Stop) and reconnects within this many seconds continues the same live session.' },
   MAX_LIVE_DURATION_S: { default: '43200', meaning: 'A live stream is ended after this many seconds (0: no limit).' },
   ARCHIVER: {
     default: 'in-process',

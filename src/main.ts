@@ -103,7 +103,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       admit: async (channel) => ((await quota.exceeded(channel.channelId)) ? 'storage-quota' : null),
     });
     ingest.on('publish', (event) => void live.onPublish(event).catch((err) => log.error({ err }, 'starting a live session failed')));
-    ingest.on('unpublish', (event) => void live.onUnpublish(event.channelId));
+    ingest.on('unpublish', (event) => void live.onUnpublish(event.channelId, event.reason === 'unpublished' ? 'unpublished' : 'publisher-lost'));
     live.connectIngest(ingest);
     channels.onStreamKeyRotated((channel) => void live.endChannel(channel.id, 'key-rotated'));
     await ingest.start();

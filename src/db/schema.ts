@@ -43,7 +43,7 @@ export interface ChannelsTable {
   created_at: Generated<Date>;
 }
 
-export type EndReason = 'unpublished' | 'ffmpeg-failed' | 'key-rotated' | 'max-duration' | 'server-shutdown' | 'server-restart' | 'storage-quota';
+export type EndReason = 'unpublished' | 'publisher-lost' | 'ffmpeg-failed' | 'key-rotated' | 'max-duration' | 'server-shutdown' | 'server-restart' | 'storage-quota';
 
 export interface LiveSessionsTable {
   id: Generated<string>;

@@ -6,7 +6,10 @@ export interface Publisher {
   child: ChildProcess;
   exited: Promise<number | null>;
   output: () => string;
+  /** Pulls the plug (SIGKILL): the connection drops without an unpublish, like a crash or a lost network. */
   stop: () => Promise<void>;
+  /** Presses Stop (SIGINT): ffmpeg finishes its output and sends FCUnpublish and deleteStream, as OBS does. */
+  stopCleanly: () => Promise<void>;
 }
 
 interface Teardown {
@@ -32,6 +35,10 @@ export function publish(t: Teardown, url: string, opts: { width?: number; height
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   };
+  const stopCleanly = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    await exited;
+  };
   t.teardown(stop);
-  return { child, exited, output: () => out, stop };
+  return { child, exited, output: () => out, stop, stopCleanly };
 }

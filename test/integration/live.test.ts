@@ -194,7 +194,7 @@ t.test('live streaming', async (t) => {
     });
   });
 
-  t.test('after the grace window an ended publish ends the session', async (t) => {
+  t.test('after the grace window a dropped publisher ends the session as publisher-lost', async (t) => {
     const key = (await server.app.inject({ url: '/api/v1/channels/alice/stream-key', headers: auth })).json().streamKey;
     const p = publish(t, rtmp(key), { seconds: 300 });
     const c = await until(async () => {
@@ -204,14 +204,42 @@ t.test('live streaming', async (t) => {
     await p.stop();
     await until(async () => !(await channel()).live, 'offline after the grace window', 20_000);
     const reason = await until(async () => (await sql<{ end_reason: string | null }>`select end_reason from live_sessions where id = ${c.sessionId}`.execute(server.database.db)).rows[0]?.end_reason, 'the session row to be ended', 5000);
-    t.equal(reason, 'unpublished');
+    t.equal(reason, 'publisher-lost');
     await until(() => events.some((e) => e.topic === 'stream.ended' && e.message.sessionId === c.sessionId), 'the stream.ended event', 5000);
     t.same(
       events.filter((e) => e.message.sessionId === c.sessionId).map((e) => [e.topic, e.message.slug, e.message.reason]),
-      [['stream.started', 'alice', undefined], ['stream.ended', 'alice', 'unpublished']],
+      [['stream.started', 'alice', undefined], ['stream.ended', 'alice', 'publisher-lost']],
       'the bus announced the start and the end',
     );
   });
+});
+
+t.test('Stop ends the stream at once; only a dropped connection waits for the encoder to come back', async (t) => {
+  // A grace window far longer than any deadline below: nothing here can pass by waiting it out.
+  const server = await startTestServer(t, { LADDER: '', LIVE_GRACE_S: '300' });
+  const dave = await registerUser(server, 'dave');
+  const { streamKey } = (await server.app.inject({ url: '/api/v1/channels/dave/stream-key', headers: { authorization: `Bearer ${dave.accessToken}` } })).json();
+  const url = `rtmp://127.0.0.1:${server.ingest.port}/live/${streamKey}`;
+  const channel = async () => (await server.app.inject({ url: '/api/v1/channels/dave' })).json();
+  const publishEnded = () => server.logs().split('\n').filter((line) => line.includes('rtmp publish ended'));
+
+  const first = publish(t, url, { seconds: 300 });
+  const sessionId = await until(async () => (await channel()).sessionId as string | undefined, 'live', 20_000);
+  await until(() => server.live.live()[0]?.packagers.get('source')?.state.segments.length, 'a first segment', 20_000);
+  await first.stop();
+  await until(() => publishEnded().find((line) => line.includes('"publisher-disconnected"')), 'the ingest to see the drop', 10_000);
+  t.equal((await channel()).live, true, 'a dropped publisher leaves the stream live for its reconnect');
+
+  const second = publish(t, url, { seconds: 300 });
+  await until(() => server.live.live()[0]?.packagers.get('source')?.state.segments.some((s) => s.discontinuity), 'the reconnected stream', 20_000);
+  t.equal((await channel()).sessionId, sessionId, 'the encoder that came back continues the same session');
+
+  await second.stopCleanly();
+  const row = await until(() => server.database.db.selectFrom('live_sessions').selectAll().where('id', '=', sessionId).where('ended_at', 'is not', null).executeTakeFirst(), 'the session to end without waiting for the grace window', 20_000);
+  t.equal(row.end_reason, 'unpublished');
+  t.equal((await channel()).live, false, 'viewers see the stream end');
+  const vod = await until(() => server.database.db.selectFrom('vods').selectAll().where('live_session_id', '=', sessionId).where('status', '=', 'ready').executeTakeFirst(), 'the VOD to be ready', 30_000);
+  t.ok(vod.duration_s > 1, `the VOD has the stream in it (${vod.duration_s} s)`);
 });
 
 t.test('a stream that reaches the maximum duration is ended and its publisher dropped', async (t) => {

@@ -195,7 +195,7 @@ t.test('a good key publishes; internalUrl carries no key and ffprobe reads it; u
 
   t.equal(await encoder.exited, 0, 'ffmpeg published to the end');
   await waitFor(() => unpublished.length === 1, 5000, 'unpublish event');
-  t.match(unpublished[0], { channelId: 'chan-alice', sessionId: event.sessionId, reason: 'publisher-disconnected' });
+  t.match(unpublished[0], { channelId: 'chan-alice', sessionId: event.sessionId, reason: 'unpublished' }, 'ffmpeg ending its input says so with deleteStream');
   t.ok((unpublished[0]?.inBytes ?? 0) > 100_000, 'bytes counted');
 
   // The encoder reconnects: a normal publish with a new session; continuing the live session is the session manager's call.
