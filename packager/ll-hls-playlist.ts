@@ -62,7 +62,8 @@ export interface MediaPlaylistState {
 // uses, so a full playlist says 6 and only a delta update says 9.
 const VERSION_FULL = 6;
 const VERSION_DELTA = 9;
-// §6.2.2: EXT-X-PART tags SHOULD be removed once more than three target durations from the end.
+// §6.2.2: "EXT-X-PART tags SHOULD be removed from the Playlist after they are greater than three Target
+// Durations from the end of the Playlist."
 const PART_RETENTION_TARGET_DURATIONS = 3;
 // §4.4.3.8: PART-HOLD-BACK MUST be ≥ 2× and SHOULD be ≥ 3× PART-TARGET; the skip boundary MUST be ≥ 6× TARGETDURATION.
 const PART_HOLD_BACK_PARTS = 3;
@@ -116,17 +117,25 @@ export function hasPart(state: MediaPlaylistState, msn: number, part: number): b
   return msn === nextMediaSequence(state) && part < visiblePendingParts(state).length;
 }
 
-function sum(parts: readonly { duration: number }[]): number {
-  return parts.reduce((total, p) => total + p.duration, 0);
+/** Summed as printed, so a validator adding up the text's durations draws the same boundary. */
+function printedDuration(items: readonly { duration: number }[]): number {
+  return items.reduce((total, item) => total + Number(formatSeconds(item.duration)), 0);
 }
 
-/** Index of the oldest segment whose parts are still listed: its end is within three target durations of the live edge. */
+/**
+ * Index of the oldest segment whose parts are still listed. A part is as far from the end of the playlist
+ * as the media from its start to the last listed part, so a segment keeps its parts while its first part
+ * starts at most three target durations from the end (exactly three is not "greater than"). Parts go a
+ * whole segment at a time: hls.js numbers (for _HLS_part) and times a part by the parts listed before it
+ * in its segment.
+ */
 function firstSegmentWithParts(state: MediaPlaylistState, pending: Part[]): number {
   const limit = PART_RETENTION_TARGET_DURATIONS * state.targetDuration + EPSILON;
-  let fromEnd = sum(pending);
+  let fromEnd = printedDuration(pending);
   for (let i = state.segments.length - 1; i >= 0; i--) {
-    if (fromEnd > limit) return i + 1;
-    fromEnd += state.segments[i]!.duration;
+    const segment = state.segments[i]!;
+    if (fromEnd + printedDuration(segment.parts) > limit) return i + 1;
+    fromEnd += printedDuration([segment]);
   }
   return 0;
 }

@@ -314,12 +314,20 @@ export function validateMediaPlaylist(text: string, opts: { lowLatency?: boolean
       v.push(`segment ${s.msn}: parts sum to ${total.toFixed(5)} but EXTINF is ${s.duration}`);
     }
   }
-  // §6.2.2: parts SHOULD go once their segment ends more than three target durations from the end.
+  // §6.2.2: "EXT-X-PART tags SHOULD be removed from the Playlist after they are greater than three Target
+  // Durations from the end of the Playlist." A part is as far from the end as the media from its start to
+  // the last listed part; parts go oldest first, so the first listed part of a segment is its farthest.
   if (td !== null) {
-    let fromEnd = p.pendingParts.reduce((t, part) => t + part.duration, 0);
+    const sum = (items: Array<{ duration: number }>): number => items.reduce((t, item) => t + item.duration, 0);
+    const pendingStart = sum(p.pendingParts);
+    if (pendingStart > 3 * td + EPSILON) {
+      v.push(`part ${p.pendingParts[0]!.msn}.0: EXT-X-PART starts ${pendingStart.toFixed(5)} s, more than three target durations, from the end`);
+    }
+    let fromEnd = pendingStart;
     for (const s of [...p.segments].reverse()) {
-      if (s.parts.length > 0 && fromEnd > 3 * td + EPSILON) {
-        v.push(`segment ${s.msn}: EXT-X-PART tags kept more than three target durations from the end`);
+      const start = fromEnd + sum(s.parts);
+      if (s.parts.length > 0 && start > 3 * td + EPSILON) {
+        v.push(`part ${s.msn}.0: EXT-X-PART starts ${start.toFixed(5)} s, more than three target durations, from the end`);
       }
       fromEnd += s.duration;
     }

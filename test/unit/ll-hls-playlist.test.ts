@@ -50,8 +50,6 @@ s0.m4s
 #EXTINF:1.0,
 s1.m4s
 #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.000Z
-#EXT-X-PART:DURATION=0.5,URI="p2.0.m4s",INDEPENDENT=YES
-#EXT-X-PART:DURATION=0.5,URI="p2.1.m4s"
 #EXTINF:1.0,
 s2.m4s
 #EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:03.000Z
@@ -92,10 +90,71 @@ t.test('a sliding window keeps its media sequence and parts only near the edge',
   const parsed = parseMediaPlaylist(text);
   t.equal(parsed.mediaSequence, 40);
   t.same(parsed.segments.map((s) => s.msn), [40, 41, 42, 43, 44, 45, 46, 47]);
-  t.same(parsed.segments.filter((s) => s.parts.length > 0).map((s) => s.msn), [44, 45, 46, 47], 'ends within 3 s of the edge');
+  t.same(parsed.segments.filter((s) => s.parts.length > 0).map((s) => s.msn), [45, 46, 47], 'parts that start within 3 s of the end');
   t.same(parsed.lastPart, { msn: 47, part: 1 });
   t.same(parsed.preloadHints, [{ type: 'PART', uri: 'p48.0.m4s' }]);
   t.ok(parsed.segments.every((s) => s.programDateTime !== null), 'every segment carries its wall clock');
+});
+
+/** Segments of `perSegment` parts of `partDuration` each, after `count` complete ones; the last `pending` are being built. */
+function timeline(opts: { targetDuration: number; partDuration: number; perSegment: number; count: number; pending: number }): MediaPlaylistState {
+  const { targetDuration, partDuration, perSegment, count, pending } = opts;
+  const state = live([], pending, { targetDuration, partTarget: partDuration });
+  state.segments = Array.from({ length: count }, (_, msn) => segment(msn, {
+    duration: perSegment * partDuration, parts: parts(msn, perSegment, partDuration),
+    programDateTime: new Date(T0 + msn * perSegment * partDuration * 1000),
+  }));
+  state.pendingParts = parts(count, pending, partDuration);
+  state.nextPartUri = `p${count}.${pending}.m4s`;
+  return state;
+}
+
+const withParts = (text: string): number[] => parseMediaPlaylist(text).segments.filter((s) => s.parts.length > 0).map((s) => s.msn);
+
+t.test('parts are listed while they start at most three target durations from the end (§6.2.2)', async (t) => {
+  // 2 s segments of ten 0.2 s parts at TARGETDURATION 2, as a 2 s keyframe interval gives: the window for
+  // parts is 6 s, so two complete segments and the one being filled; never three complete ones plus it.
+  for (let pending = 1; pending < 10; pending++) {
+    const text = renderMediaPlaylist(timeline({ targetDuration: 2, partDuration: 0.2, perSegment: 10, count: 8, pending }));
+    valid(t, text);
+    t.same(withParts(text), [6, 7], `${pending} pending parts: segment 5 would start ${6 + pending * 0.2} s from the end`);
+    t.equal(parseMediaPlaylist(text).pendingParts.length, pending, 'the segment being built keeps all its parts');
+  }
+  // Between segments (no part of the next one yet) segment 5 starts exactly 6 s from the end: not "greater than".
+  const between = renderMediaPlaylist(timeline({ targetDuration: 2, partDuration: 0.2, perSegment: 10, count: 8, pending: 0 }));
+  valid(t, between);
+  t.same(withParts(between), [5, 6, 7], 'exactly three target durations keeps its parts');
+  const ended = renderMediaPlaylist({ ...timeline({ targetDuration: 2, partDuration: 0.2, perSegment: 10, count: 8, pending: 0 }), ended: true });
+  t.same(withParts(ended), [5, 6, 7], 'and so does an ended playlist');
+
+  // Segments shorter than the target duration (a 1 s keyframe interval passed through at TARGETDURATION 2):
+  // as many segments as fit in 6 s keep their parts, not a fixed count.
+  const short = renderMediaPlaylist(timeline({ targetDuration: 2, partDuration: 0.2, perSegment: 5, count: 12, pending: 2 }));
+  valid(t, short);
+  t.same(withParts(short), [7, 8, 9, 10, 11], 'segment 7 starts 5.4 s from the end, segment 6 at 6.4 s');
+
+  const transcoded = renderMediaPlaylist(timeline({ targetDuration: 1, partDuration: 0.2, perSegment: 5, count: 12, pending: 3 }));
+  valid(t, transcoded);
+  t.same(withParts(transcoded), [10, 11], '1 s segments at TARGETDURATION 1: within 3 s');
+});
+
+t.test('the retention boundary is drawn on the durations as printed', async (t) => {
+  // Segment 0 is 2.000006 s (printed 2.00001), segments 1 and 2 are 1.999996 s (printed 2.0): in memory it
+  // starts 5.999998 s from the end, but a player adding up the text finds 6.00001 s, beyond three targets.
+  const state = live([], 0, { targetDuration: 2, partTarget: 1.1 });
+  const twoParts = (msn: number, second: number): Part[] => [
+    { uri: `p${msn}.0.m4s`, duration: 1, independent: true },
+    { uri: `p${msn}.1.m4s`, duration: second, independent: false },
+  ];
+  state.segments = [0, 1, 2].map((msn) => {
+    const second = msn === 0 ? 1.000006 : 0.999996;
+    return segment(msn, { duration: 1 + second, parts: twoParts(msn, second), programDateTime: new Date(T0 + msn * 2000) });
+  });
+  state.nextPartUri = 'p3.0.m4s';
+  const text = renderMediaPlaylist(state);
+  t.match(text, /#EXTINF:2\.00001,\ns0\.m4s/);
+  t.same(withParts(text), [1, 2]);
+  valid(t, text);
 });
 
 t.test('a restart: discontinuity, new init section, tags before the first part', async (t) => {

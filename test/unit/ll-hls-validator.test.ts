@@ -90,6 +90,8 @@ t.test('parsing finds segments, parts and hints', async (t) => {
   t.same(delta.segments.map((s) => s.msn), [266, 267, 268, 269], 'skipped segments count toward the numbers');
 });
 
+const PARTS_267 = [0, 1, 2, 3].map((i) => `#EXT-X-PART:DURATION=0.5,URI="filePart267.${i}.m4s"${i === 0 ? ',INDEPENDENT=YES' : ''}\n`).join('');
+
 const LIVE_RULES: Array<[string | RegExp, string, RegExp, { lowLatency?: boolean; base?: string }?]> = [
   ['#EXTM3U\n', '', /EXTM3U must be the first line/],
   ['#EXT-X-VERSION:6\n', '', /EXT-X-VERSION is missing/],
@@ -140,7 +142,10 @@ const LIVE_RULES: Array<[string | RegExp, string, RegExp, { lowLatency?: boolean
   [/#EXT-X-DISCONTINUITY-SEQUENCE:1\n([\s\S]*?#EXT-X-DISCONTINUITY\n)/, '$1#EXT-X-DISCONTINUITY-SEQUENCE:1\n',
     /EXT-X-DISCONTINUITY-SEQUENCE must appear before any EXT-X-DISCONTINUITY/],
   ['#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n', '#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n#EXT-X-PART:DURATION=0.5,URI="filePart266.0.m4s",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.5,URI="filePart266.1.m4s"\n#EXT-X-PART:DURATION=0.5,URI="filePart266.2.m4s"\n#EXT-X-PART:DURATION=0.5,URI="filePart266.3.m4s"\n',
-    /segment 266: EXT-X-PART tags kept more than three target durations from the end/],
+    /part 266\.0: EXT-X-PART starts 8\.80000 s, more than three target durations, from the end/],
+  // Segment 267 ends 4.8 s from the end of the playlist, but its first part starts 6.8 s from it.
+  ['#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.000Z\n', `#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.000Z\n${PARTS_267}`,
+    /part 267\.0: EXT-X-PART starts 6\.80000 s, more than three target durations, from the end/],
   ['URI="filePart269.0.m4s",INDEPENDENT=YES', 'URI="filePart269.0.m4s"', /low-latency: first part of segment 269 is not INDEPENDENT=YES/, { lowLatency: true }],
   ['URI="filePart270.0.m4s",INDEPENDENT=YES', 'URI="filePart270.0.m4s"', /low-latency: first part of segment 270 is not INDEPENDENT=YES/, { lowLatency: true }],
   ['#EXT-X-PRELOAD-HINT:TYPE=PART,URI="filePart270.2.m4s"\n', '', /low-latency: a live playlist needs an EXT-X-PRELOAD-HINT/, { lowLatency: true }],
@@ -150,6 +155,21 @@ const LIVE_RULES: Array<[string | RegExp, string, RegExp, { lowLatency?: boolean
   ['DURATION=0.5,URI="filePart269.2.m4s"', 'DURATION=0.5,URI=filePart269.2.m4s', /EXT-X-PART needs DURATION and a quoted URI/],
   [',LAST-MSN=270', '', /EXT-X-RENDITION-REPORT needs a quoted URI and LAST-MSN/],
 ];
+
+t.test('parts may stay until they start more than three target durations from the end (§6.2.2)', async (t) => {
+  // Segment 267 gets its parts and the segment being built only a 0.2 s part: 267 then starts
+  // 0.2 + 2.0 + 1.8 + 2.0 = 6.0 s from the end, which is not "greater than" three target durations.
+  const atBoundary = (firstPart: string) => mutate(
+    mutate(LIVE, '#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.000Z\n', `#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:02.000Z\n${PARTS_267}`),
+    '#EXT-X-PART:DURATION=0.5,URI="filePart270.0.m4s",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.5,URI="filePart270.1.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="filePart270.2.m4s"',
+    `#EXT-X-PART:DURATION=${firstPart},URI="filePart270.0.m4s",INDEPENDENT=YES\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="filePart270.1.m4s"`,
+  );
+  t.same(validateMediaPlaylist(atBoundary('0.2'), { lowLatency: true }), [], 'exactly three target durations');
+  t.match(validateMediaPlaylist(atBoundary('0.20001'), { lowLatency: true }), [/part 267\.0: EXT-X-PART starts 6\.00001 s/], 'a hundred-thousandth more');
+  const ended = mutate(ENDED, '#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n', '#EXT-X-PROGRAM-DATE-TIME:2024-05-01T12:00:00.000Z\n' +
+    '#EXT-X-PART:DURATION=0.5,URI="filePart266.0.m4s",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.5,URI="filePart266.1.m4s"\n#EXT-X-PART:DURATION=0.5,URI="filePart266.2.m4s"\n#EXT-X-PART:DURATION=0.5,URI="filePart266.3.m4s"\n');
+  t.match(validateMediaPlaylist(ended), [/part 266\.0: EXT-X-PART starts 7\.80000 s/], 'an ended playlist ends at its last segment');
+});
 
 t.test('each rule reports its violation', async (t) => {
   for (const [from, to, expected, options = {}] of LIVE_RULES) {
