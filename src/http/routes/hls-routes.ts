@@ -107,6 +107,13 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
           await packager.idle();
           info = await stat(full).catch(() => null);
         }
+        // A segment is listed as soon as its last part is in, while its file is still queued for
+        // writing: a player (or nginx falling through here) asking at that moment waits for the write.
+        const segmentNumber = /^seg-(\d+)\.m4s$/.exec(file)?.[1];
+        if (packager && segmentNumber !== undefined && packager.state.segments.some((s) => s.mediaSequence === Number(segmentNumber))) {
+          await packager.idle();
+          info = await stat(full).catch(() => null);
+        }
       }
       if (!info) throw new AppError('NOT_FOUND', 'No such media file.');
       return reply
