@@ -170,7 +170,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     run.on('exit', (exit) => this.onExit(run, exit));
     this.run = run;
     run.start();
-    this.opts.log.info({ pid: run.pid }, 'ffmpeg started');
+    this.opts.log.info({ ffmpegPid: run.pid }, 'ffmpeg started');
   }
 
   private readonly timescales = new Map<string, number>();

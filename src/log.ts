@@ -24,15 +24,58 @@ export const REDACT_PATHS = [
   'headers.cookie',
 ];
 
+const RESERVED_KEYS = new Set(['level', 'time', 'pid', 'hostname', 'msg']);
+
+/**
+ * Every key appears once per line, whatever the nesting: pino appends a child's bindings to its
+ * parent's and a call's fields to both, so `child({ mod })` under a logger that already has `mod`,
+ * or a call repeating a bound `vod`, would print the key twice (and log shippers disagree on which
+ * one wins). Here a child is made from the root with the merged bindings, and a call's fields that
+ * repeat a binding go through a one-off child, so the innermost value wins and appears alone.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino(
+  const boundKeys = new WeakMap<Logger, Set<string>>();
+  const keysOf = (logger: Logger): Set<string> => {
+    let keys = boundKeys.get(logger);
+    if (!keys) boundKeys.set(logger, (keys = new Set(Object.keys(logger.bindings()))));
+    return keys;
+  };
+  const root: Logger = pino(
     {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: { err: stdSerializers.err },
+      hooks: {
+        logMethod(args, method) {
+          const [first, ...rest] = args;
+          if (!first || typeof first !== 'object' || first instanceof Error) return method.apply(this, args);
+          const fields = { ...(first as Record<string, unknown>) };
+          // pino's own keys (the server's pid, the time…) are not a call's to change: a call that
+          // names one keeps its value under `fields`.
+          const moved: Record<string, unknown> = {};
+          for (const key of Object.keys(fields).filter((k) => RESERVED_KEYS.has(k))) {
+            moved[key] = fields[key];
+            delete fields[key];
+          }
+          if (Object.keys(moved).length > 0) fields.fields = moved;
+          const bound = keysOf(this);
+          const overrides: Record<string, unknown> = {};
+          for (const key of Object.keys(fields).filter((k) => bound.has(k))) {
+            overrides[key] = fields[key];
+            delete fields[key];
+          }
+          const target = Object.keys(overrides).length > 0 ? this.child(overrides) : this;
+          return method.apply(target, [fields, ...rest] as Parameters<typeof method>);
+        },
+      },
     },
     destination,
   );
+  const pinoChild = root.child;
+  root.child = function child(this: Logger, bindings, options) {
+    return pinoChild.call(root, { ...this.bindings(), ...bindings }, options);
+  } as Logger['child'];
+  return root;
 }
 
 // RTMP stream paths carry the stream key, and a confused encoder can put it anywhere after the app

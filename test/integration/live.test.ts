@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { sql } from 'kysely';
+import { duplicateKeys } from '../helpers/json-duplicate-keys.ts';
 import { parseMediaPlaylist, validateMasterPlaylist, validateMediaPlaylist } from '../helpers/ll-hls-validator.ts';
 import { until } from '../helpers/media.ts';
 import { startNginx } from '../helpers/nginx.ts';
@@ -211,6 +212,14 @@ t.test('live streaming', async (t) => {
       [['stream.started', 'alice', undefined], ['stream.ended', 'alice', 'publisher-lost']],
       'the bus announced the start and the end',
     );
+  });
+
+  t.test('every line the server logged (ingest, worker, packager, archiver, HTTP) is JSON with each key once', async (t) => {
+    const lines = server.logs().split('\n').filter(Boolean);
+    t.ok(lines.length > 50, `${lines.length} lines`);
+    const bad = lines.filter((line) => duplicateKeys(line).length > 0);
+    t.same(bad.slice(0, 3), [], 'no line repeats a key');
+    t.ok(lines.every((line) => typeof JSON.parse(line).level === 'number'), 'every line is a pino JSON line');
   });
 });
 
