@@ -5,7 +5,7 @@ import { createBus } from '../src/bus/create-bus.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { createLogger } from '../src/log.ts';
+import { createLogger, logDestination } from '../src/log.ts';
 import { createStorage } from '../src/storage/create-storage.ts';
 import { Archiver } from './archiver.ts';
 import { VodStore } from './vod-store.ts';
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel).child({ mod: 'archiver' });
+  const log = createLogger(config.logLevel, logDestination(process.stdout)).child({ mod: 'archiver' });
   const database = await openDatabase(config, log.child({ mod: 'db' }));
   await migrate(database, log.child({ mod: 'migrate' }));
   const bus = createBus(config, log.child({ mod: 'bus' }));

@@ -1,6 +1,7 @@
 // pino with secrets redacted at the logger, so no component can leak a password, token or stream
 // key by logging the object that carries it.
 import { pino, stdSerializers, type Logger, type DestinationStream } from 'pino';
+import { build as prettyStream } from 'pino-pretty';
 
 export type { Logger };
 
@@ -76,6 +77,21 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     return pinoChild.call(root, { ...this.bindings(), ...bindings }, options);
   } as Logger['child'];
   return root;
+}
+
+/**
+ * Where the processes' own logs go: readable lines for a person at a terminal, JSON (one object a
+ * line, for log shippers) everywhere else. `output` defaults to stdout; tests pass their own.
+ */
+export function logDestination(terminal: { isTTY?: boolean }, output?: NodeJS.WritableStream): DestinationStream | undefined {
+  if (!terminal.isTTY) return output as DestinationStream | undefined;
+  return prettyStream({
+    colorize: output === undefined,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname',
+    singleLine: true,
+    ...(output ? { destination: output } : {}),
+  });
 }
 
 // RTMP stream paths carry the stream key, and a confused encoder can put it anywhere after the app

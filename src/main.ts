@@ -21,7 +21,7 @@ import { buildApp } from './http/app.ts';
 import { hlsRoutes } from './http/routes/hls-routes.ts';
 import { liveRoutes, liveStatus } from './http/routes/live-routes.ts';
 import { ViewerCounter } from './http/viewer-counter.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, logDestination, type Logger } from './log.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
@@ -195,7 +195,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, logDestination(process.stdout));
   const server = await createServer(config, log);
   const url = await server.listen();
   log.info(

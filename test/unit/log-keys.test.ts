@@ -1,8 +1,9 @@
 // A log line names each key once: nested children and calls that repeat a binding included.
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { createLogger } from '../../src/log.ts';
+import { createLogger, logDestination } from '../../src/log.ts';
 import { duplicateKeys } from '../helpers/json-duplicate-keys.ts';
+import { until } from '../helpers/media.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -50,4 +51,22 @@ t.test('redaction still applies to children made this way', async (t) => {
   log.child({ mod: 'a' }).child({ mod: 'b' }).info({ streamKey: 'live_secret', nested: { token: 'tok' } }, 'secrets');
   t.notOk(lines[0]!.includes('live_secret'));
   t.notOk(lines[0]!.includes('tok"'));
+});
+
+t.test('at a terminal the lines are for people; elsewhere JSON', async (t) => {
+  const out: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      out.push(String(chunk));
+      cb();
+    },
+  });
+  const pretty = createLogger('info', logDestination({ isTTY: true }, sink));
+  pretty.child({ mod: 'ingest' }).info({ port: 1935, streamKey: 'live_hidden' }, 'rtmp ingest listening');
+  const text = await until(() => (out.join('').includes('\n') ? out.join('') : null), 'the pretty line', 5000);
+  t.match(text, /INFO.*rtmp ingest listening/, 'level and message on one readable line');
+  t.match(text, /"mod":"ingest"/, 'fields after it');
+  t.throws(() => JSON.parse(text.split('\n')[0]!), 'not JSON');
+  t.notOk(text.includes('live_hidden'), 'still redacted');
+  t.equal(logDestination({ isTTY: false }, sink), sink, 'not a terminal: the JSON stream as it is');
 });
