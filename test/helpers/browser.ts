@@ -21,6 +21,20 @@ export async function launchChromium(t: Teardown): Promise<Browser> {
   return browser;
 }
 
+/**
+ * Reads until `accept` likes the value or the deadline passes; the error shows the last value read.
+ * For state that an action changes a moment after the action itself has returned.
+ */
+export async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(value)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Serves /player.html and /hls.js on 127.0.0.1; returns the base URL. */
 export async function servePlayer(t: Teardown): Promise<string> {
   const require = createRequire(import.meta.url);

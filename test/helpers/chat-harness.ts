@@ -82,8 +82,8 @@ export class ChatClient {
     this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** The first frame matching `match` received at or after index `from`. */
-  async waitFor(match: (f: Frame) => boolean, what: string, from = 0, timeoutMs = 5000): Promise<Frame> {
+  /** The first frame matching `match` received at or after index `from` (the bound is for a loaded CI machine; a frame normally comes in milliseconds). */
+  async waitFor(match: (f: Frame) => boolean, what: string, from = 0, timeoutMs = 15_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.frames.slice(from).find(match);

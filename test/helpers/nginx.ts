@@ -37,7 +37,7 @@ export async function startNginx(t: Teardown, opts: { appUrl: string; mediaDir: 
     await exited;
   });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 30_000; // nginx starts in milliseconds, but a loaded CI machine is slow
   for (;;) {
     if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
     try {

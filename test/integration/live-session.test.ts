@@ -37,7 +37,7 @@ t.test('a live session packages the ladder as valid LL-HLS, survives an ffmpeg c
 
   const source_ = session.packagers.get('source')!;
   const low = session.packagers.get('240p')!;
-  await until(() => low.state.segments.length >= 3 && source_.state.segments.length >= 1, 'three 240p segments', 20_000);
+  await until(() => low.state.segments.length >= 3 && source_.state.segments.length >= 1, 'three 240p segments', 60_000);
 
   const master = session.masterPlaylist();
   t.same(validateMasterPlaylist(master), [], 'master playlist is valid');
@@ -66,8 +66,8 @@ t.test('a live session packages the ladder as valid LL-HLS, survives an ffmpeg c
   const before = low.state.segments.length;
   const pid = session.killFfmpeg();
   t.ok(pid, 'ffmpeg was running');
-  await until(() => session.ffmpegPid && session.ffmpegPid !== pid, 'a new ffmpeg', 10_000);
-  await until(() => low.state.segments.some((s) => s.discontinuity && s.mediaSequence >= before), 'a discontinuity segment', 20_000);
+  await until(() => session.ffmpegPid && session.ffmpegPid !== pid, 'a new ffmpeg', 30_000);
+  await until(() => low.state.segments.some((s) => s.discontinuity && s.mediaSequence >= before), 'a discontinuity segment', 60_000);
   const after = session.mediaPlaylist('240p', false)!;
   t.match(after, /#EXT-X-DISCONTINUITY\n/);
   t.match(after, /#EXT-X-MAP:URI="init-1\.mp4"/, 'the new run brings its own init section');
