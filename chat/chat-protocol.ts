@@ -119,14 +119,6 @@ export const CLOSE = {
   TRY_LATER: 1013, // too slow to keep up with the room: reconnect later
 } as const;
 
-/** Strips control and bidi-override characters, folds line breaks to spaces, trims. */
-export function cleanText(raw: string): string {
-  return raw
-    .replace(/[\r\n\t]+/g, ' ')
-    .replace(/[\u0000-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, '')
-    .trim();
-}
-
 export function charLength(text: string): number {
   let n = 0;
   for (const _ of text) n++;

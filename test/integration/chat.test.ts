@@ -70,6 +70,10 @@ t.test('chat on one server', async (t) => {
     t.equal(seen.message.offsetMs, null, 'the channel is offline: no offset into a recording');
     await received(client, (f) => f.type === 'message' && f.message.id === ack.messageId, 'the message echoed to its author');
 
+    const sneaky = await client.post('\u061C\u200Bfree\uFEFF\u2028stuff\u2029here \u{1F468}\u200D\u{1F469}\u200D\u{1F467}');
+    const sneakySeen = await received(anon, (f) => f.type === 'message' && f.message.id === sneaky.messageId, 'the cleaned message');
+    t.equal(sneakySeen.message.text, 'free stuff here \u{1F468}\u200D\u{1F469}\u200D\u{1F467}', 'U+061C, U+200B, U+FEFF dropped, U+2028/U+2029 folded, an emoji family kept whole');
+    t.equal((await client.post('\u200B\u3164\u200D\uFEFF')).code, 'MESSAGE_EMPTY', 'only invisible characters is empty');
     t.equal((await client.post(' \u0001\u0002 ')).code, 'MESSAGE_EMPTY');
     t.equal((await client.post('x'.repeat(501))).code, 'MESSAGE_TOO_LONG');
     t.equal((await client.post('é'.repeat(500))).type, 'ack', '500 characters is fine, however many bytes');
