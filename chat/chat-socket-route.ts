@@ -33,7 +33,9 @@ interface SocketState {
   channel: ChatChannel;
   client: RoomClient | null;
   user: ChatUser | null;
-  /** When the access token the socket signed in with expires (ms since epoch). */
+  /** The access token the socket signed in with, checked again before every action. */
+  token: string | null;
+  /** When that token expires (ms since epoch). */
   authExpiresAt: number;
   tokens: number;
   refilledAt: number;
@@ -76,7 +78,7 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
     },
     (socket, request) => {
       const channel = channelOf.get(request)!;
-      const state: SocketState = { channel, client: null, user: null, authExpiresAt: 0, tokens: opts.flood.burst, refilledAt: Date.now() };
+      const state: SocketState = { channel, client: null, user: null, token: null, authExpiresAt: 0, tokens: opts.flood.burst, refilledAt: Date.now() };
       const send = (frame: Parameters<ChatRooms['sendTo']>[1]) => state.client && rooms.sendTo(state.client, frame);
       // Frames are handled one at a time, in order: an auth frame takes effect before the post after it.
       let chain: Promise<void> = join(state, socket);
@@ -127,10 +129,11 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
         if (frame.type === 'auth') {
           const user = await opts.accounts.authenticate(frame.token);
           state.user = { id: user.id, username: user.username };
+          state.token = frame.token;
           state.authExpiresAt = (decodeJwt(frame.token).exp ?? 0) * 1000;
           return void send({ type: 'authed', user: state.user, role: await service.role(channel, user.id) });
         }
-        const user = signedIn(state);
+        const user = await signedIn(state, opts.accounts);
         switch (frame.type) {
           case 'post': {
             const message = await service.post(channel, user, frame.text);
@@ -152,13 +155,31 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
   );
 };
 
-function signedIn(state: SocketState): ChatUser {
-  if (!state.user) throw new ChatError('UNAUTHENTICATED');
+/**
+ * The socket's user, if its token still holds: checked before every action (one indexed query, as
+ * for an HTTP request), so a session signed out or revoked loses posting and moderation rights
+ * from its next frame on, on every node, not when the token expires.
+ */
+async function signedIn(state: SocketState, accounts: ChatSocketOptions['accounts']): Promise<ChatUser> {
+  if (!state.user || state.token === null) throw new ChatError('UNAUTHENTICATED');
   if (Date.now() >= state.authExpiresAt) {
-    state.user = null;
+    signOut(state);
     throw new AppError('TOKEN_EXPIRED', 'The access token has expired; send a new auth frame.');
   }
-  return state.user;
+  const { token, user } = state;
+  try {
+    await accounts.authenticate(token);
+  } catch (err) {
+    // Unless a newer auth frame replaced the token meanwhile.
+    if (err instanceof AppError && err.status === 401 && state.token === token) signOut(state);
+    throw err;
+  }
+  return user;
+}
+
+function signOut(state: SocketState): void {
+  state.user = null;
+  state.token = null;
 }
 
 /** A per-socket token bucket (in memory: a flood is a property of one connection, not of a user). */

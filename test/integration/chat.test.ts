@@ -189,6 +189,26 @@ t.test('chat on one server', async (t) => {
     t.ok(Date.parse(entries[0]!.createdAt) >= Date.parse(entries.at(-1)!.createdAt), 'newest first');
   });
 
+  t.test('a signed-in socket loses posting rights as soon as its session is signed out', async (t) => {
+    const judy = await registerUser(server, 'judy');
+    const client = await signedIn(judy);
+    t.equal((await client.post('before')).type, 'ack');
+    const out = await server.app.inject({ method: 'POST', url: '/api/v1/auth/logout', payload: { refreshToken: judy.refreshToken } });
+    t.equal(out.statusCode, 204);
+    const refused = await client.post('after sign-out');
+    t.equal(refused.type, 'error', 'the next post is refused, not 15 minutes later');
+    t.equal(refused.code, 'TOKEN_INVALID');
+    t.equal((await client.post('again')).code, 'UNAUTHENTICATED', 'the socket is a reader again');
+    t.equal(client.ws.readyState, client.ws.OPEN, 'and stays open');
+
+    const moderator = await registerUser(server, 'kim');
+    t.equal((await api('PUT', '/api/v1/channels/alice/moderators/kim', alice.accessToken)).statusCode, 200);
+    const mod = await signedIn(moderator);
+    t.equal((await api('POST', '/api/v1/auth/logout-all', moderator.accessToken)).statusCode, 204);
+    const reply = await mod.request({ type: 'slow-mode', seconds: 30 }, (f) => f.type === 'error' || f.type === 'slow-mode', 'the reply to a slow-mode frame');
+    t.equal(reply.code, 'TOKEN_INVALID', 'a moderator signed out everywhere cannot moderate from an open socket');
+  });
+
   t.test('bad frames: an error frame for an invalid one; binary, oversized and floods close only that socket', async (t) => {
     const bystander = await signedIn(dave);
     const client = await cs.connect('alice');
