@@ -3,7 +3,8 @@
 import t from 'tap';
 import { chatTopic } from '../../chat/chat-service.ts';
 import { registerUser } from '../helpers/server-harness.ts';
-import { startChatServer, type ChatClient, type Frame } from '../helpers/chat-harness.ts';
+import WebSocket from 'ws';
+import { ChatClient, startChatServer, type Frame } from '../helpers/chat-harness.ts';
 import { createTestDatabase, uniquePrefix } from '../helpers/services.ts';
 import { until } from '../helpers/media.ts';
 
@@ -267,6 +268,58 @@ t.test('chat on one server', async (t) => {
     t.ok(slow.messages().length < sent, 'having missed messages it could not keep up with');
     t.match(server.logs(), /too slow to keep up/);
   });
+});
+
+t.test('sockets per address and per account are limited; a refusal says why and touches no other socket', async (t) => {
+  const cs = await startChatServer(t, { CHAT_MAX_SOCKETS_PER_IP: '3', CHAT_MAX_SOCKETS_PER_USER: '2', TRUST_PROXY: 'true' });
+  const [owner, viewer] = await Promise.all([registerUser(cs.server, 'owner'), registerUser(cs.server, 'viewer')]);
+  const url = `${cs.base.replace(/^http/, 'ws')}/chat/owner`;
+  const opened: WebSocket[] = [];
+  t.teardown(() => opened.forEach((ws) => ws.terminate()));
+  // Resolves with the socket once open, or with the refusal's status and body.
+  const open = (forwardedFor?: string) =>
+    new Promise<{ ws?: WebSocket; status?: number; body?: any }>((resolve, reject) => {
+      const ws = new WebSocket(url, forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {});
+      opened.push(ws);
+      ws.once('open', () => resolve({ ws }));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+      });
+      ws.once('error', reject);
+    });
+
+  const first = await Promise.all([open(), open(), open()]);
+  t.ok(first.every((r) => r.ws), 'three sockets from one address are accepted');
+  const fourth = await open();
+  t.equal(fourth.status, 429, 'the fourth is refused before the upgrade');
+  t.equal(fourth.body.error.code, 'RATE_LIMITED');
+  t.match(fourth.body.error.message, /Too many chat connections from your address \(at most 3\)/);
+  t.ok((await open('198.51.100.9')).ws, 'behind a trusted proxy, another client address has its own count');
+  t.equal((await open('2001:db8::1')).ws !== undefined && (await open('2001:db8::2')).ws !== undefined && (await open('2001:db8:0:0:1::3')).ws !== undefined, true);
+  t.equal((await open('2001:db8::4')).status, 429, 'an IPv6 /64 counts as one address');
+  first[0]!.ws!.close();
+  await until(async () => (await open()).ws !== undefined, 'a place freed by a closed socket', 5000);
+  t.pass('a closed socket frees its place');
+
+  const clients = await Promise.all([1, 2, 3].map((i) => ChatClient.connect(url, { 'x-forwarded-for': `198.51.100.${20 + i}` })));
+  t.teardown(() => clients.forEach((c) => c.ws.terminate()));
+  const [a, b, c] = clients as [ChatClient, ChatClient, ChatClient];
+  t.equal((await a.auth(viewer.accessToken)).type, 'authed');
+  t.equal((await b.auth(viewer.accessToken)).type, 'authed');
+  const third = await c.auth(viewer.accessToken);
+  t.equal(third.code, 'TOO_MANY_CONNECTIONS', 'a third socket of one account is refused at its auth frame');
+  t.equal((await a.auth(viewer.accessToken)).type, 'authed', 'a socket refreshing its own token is not counted twice');
+  t.equal((await c.auth(owner.accessToken)).type, 'authed', 'the refused socket lives on and may sign in as someone else');
+  const ack = await a.post('still here');
+  await c.waitFor((f) => f.type === 'message' && f.message.id === ack.messageId, 'the message at the refused socket');
+  b.ws.close();
+  await b.closed;
+  const d = await ChatClient.connect(url, { 'x-forwarded-for': '198.51.100.30' });
+  clients.push(d);
+  await until(async () => (await d.auth(viewer.accessToken)).type === 'authed', 'a freed account place', 5000);
+  t.pass('closing a signed-in socket frees its place for the account');
 });
 
 t.test('a busy room batches what arrives together, and every viewer still gets each message once', async (t) => {
