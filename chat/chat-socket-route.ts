@@ -145,6 +145,8 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
       async function apply(frame: ClientFrame): Promise<void> {
         if (frame.type === 'auth') {
           const user = await opts.accounts.authenticate(frame.token);
+          // Closed meanwhile: the close handler has already given back this socket's places.
+          if (socket.readyState !== socket.OPEN) return;
           if (state.user?.id !== user.id) {
             if (!perUser.tryAcquire(user.id)) {
               throw new ChatError('TOO_MANY_CONNECTIONS', `This account has ${perUser.max} chat connections open on this server; close one and sign in again.`);
