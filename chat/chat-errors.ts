@@ -14,6 +14,7 @@ export const CHAT_ERRORS = {
   BANNED: { http: 'FORBIDDEN', message: 'You are banned from this chat.' },
   FORBIDDEN: { http: 'FORBIDDEN', message: 'Only the channel owner and its moderators may do that.' },
   NOT_FOUND: { http: 'NOT_FOUND', message: 'Not found.' },
+  TOO_MANY_CONNECTIONS: { http: 'RATE_LIMITED', message: 'This account has too many chat connections open; close one and sign in again.' },
 } as const satisfies Record<string, { http: ErrorCode; message: string }>;
 
 export type ChatErrorCode = keyof typeof CHAT_ERRORS;

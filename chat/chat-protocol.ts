@@ -114,18 +114,11 @@ export type ErrorFrame = Static<typeof ErrorFrame>;
 export const CLOSE = {
   GOING_AWAY: 1001, // server shutting down
   UNSUPPORTED: 1003, // a binary frame
+  INVALID_DATA: 1007, // a text frame that is not UTF-8 (sent by ws itself)
   POLICY: 1008, // flooding
   TOO_BIG: 1009, // a frame over MAX_FRAME_BYTES (sent by ws itself, through maxPayload)
   TRY_LATER: 1013, // too slow to keep up with the room: reconnect later
 } as const;
-
-/** Strips control and bidi-override characters, folds line breaks to spaces, trims. */
-export function cleanText(raw: string): string {
-  return raw
-    .replace(/[\r\n\t]+/g, ' ')
-    .replace(/[\u0000-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, '')
-    .trim();
-}
 
 export function charLength(text: string): number {
   let n = 0;

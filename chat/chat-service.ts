@@ -6,7 +6,8 @@ import type { Bus } from '../src/bus/bus.ts';
 import type { DB } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
 import { ChatError } from './chat-errors.ts';
-import { MAX_MESSAGE_CHARS, charLength, cleanText, type ChatMessage, type ChatUser, type Role, type RoomFrame } from './chat-protocol.ts';
+import { cleanText } from '../src/text/clean-text.ts';
+import { MAX_MESSAGE_CHARS, charLength, type ChatMessage, type ChatUser, type Role, type RoomFrame } from './chat-protocol.ts';
 import { ChatStore } from './chat-store.ts';
 import { ModerationStore, type AuditEntry, type BanEntry } from './moderation-store.ts';
 

@@ -18,6 +18,7 @@ import { ChatError, errorFrame } from './chat-errors.ts';
 import { CLOSE, MAX_FRAME_BYTES, parseClientFrame, type ChatUser, type ClientFrame } from './chat-protocol.ts';
 import type { ChatRooms, RoomClient } from './chat-rooms.ts';
 import type { ChatChannel, ChatService } from './chat-service.ts';
+import { SocketCounter, addressKey } from './socket-limits.ts';
 
 export interface ChatSocketOptions {
   service: ChatService;
@@ -27,13 +28,17 @@ export interface ChatSocketOptions {
   log: Logger;
   /** Frames of any kind one socket may send: a burst, then a sustained rate; past it the socket is closed. */
   flood: { burst: number; perSecond: number };
+  /** Sockets one address (IPv6: one /64) may hold open on this node, and one account may sign in on. */
+  maxSockets: { perAddress: number; perUser: number };
 }
 
 interface SocketState {
   channel: ChatChannel;
   client: RoomClient | null;
   user: ChatUser | null;
-  /** When the access token the socket signed in with expires (ms since epoch). */
+  /** The access token the socket signed in with, checked again before every action. */
+  token: string | null;
+  /** When that token expires (ms since epoch). */
   authExpiresAt: number;
   tokens: number;
   refilledAt: number;
@@ -61,22 +66,33 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
   });
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const channelOf = new WeakMap<FastifyRequest, ChatChannel>();
+  const perAddress = new SocketCounter(opts.maxSockets.perAddress);
+  const perUser = new SocketCounter(opts.maxSockets.perUser);
 
   app.get(
     '/chat/:slug',
     {
       websocket: true,
-      schema: { params: Type.Object({ slug: Slug }), response: errors(400, 404) },
+      schema: { params: Type.Object({ slug: Slug }), response: errors(400, 404, 429) },
       // Runs before the upgrade: an unknown channel is a plain 404, no socket is opened.
       preHandler: async (request) => {
         const channel = await opts.channels.bySlug((request.params as { slug: string }).slug);
         if (!channel) throw new AppError('NOT_FOUND', 'No such channel.');
         channelOf.set(request, { id: channel.id, slug: channel.slug, ownerId: channel.ownerId });
+        // Counted until the TCP connection closes, which is when the WebSocket on it closes too.
+        // request.ip is the X-Forwarded-For client when TRUST_PROXY is set.
+        if (request.headers.upgrade?.toLowerCase() !== 'websocket') return;
+        const key = addressKey(request.ip);
+        if (!perAddress.tryAcquire(key)) {
+          log.info({ address: key, max: perAddress.max }, 'chat socket refused: too many from one address');
+          throw new AppError('RATE_LIMITED', `Too many chat connections from your address (at most ${perAddress.max}); close one and try again.`);
+        }
+        request.raw.socket.once('close', () => perAddress.release(key));
       },
     },
     (socket, request) => {
       const channel = channelOf.get(request)!;
-      const state: SocketState = { channel, client: null, user: null, authExpiresAt: 0, tokens: opts.flood.burst, refilledAt: Date.now() };
+      const state: SocketState = { channel, client: null, user: null, token: null, authExpiresAt: 0, tokens: opts.flood.burst, refilledAt: Date.now() };
       const send = (frame: Parameters<ChatRooms['sendTo']>[1]) => state.client && rooms.sendTo(state.client, frame);
       // Frames are handled one at a time, in order: an auth frame takes effect before the post after it.
       let chain: Promise<void> = join(state, socket);
@@ -107,7 +123,10 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
         const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
         chain = chain.then(() => handle(text)).catch((err) => log.error({ err }, 'chat frame handling failed'));
       });
-      socket.on('close', () => leave());
+      socket.on('close', () => {
+        leave();
+        signOut(state, perUser);
+      });
 
       async function handle(text: string): Promise<void> {
         if (socket.readyState !== socket.OPEN) return;
@@ -126,11 +145,20 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
       async function apply(frame: ClientFrame): Promise<void> {
         if (frame.type === 'auth') {
           const user = await opts.accounts.authenticate(frame.token);
+          // Closed meanwhile: the close handler has already given back this socket's places.
+          if (socket.readyState !== socket.OPEN) return;
+          if (state.user?.id !== user.id) {
+            if (!perUser.tryAcquire(user.id)) {
+              throw new ChatError('TOO_MANY_CONNECTIONS', `This account has ${perUser.max} chat connections open on this server; close one and sign in again.`);
+            }
+            signOut(state, perUser);
+          }
           state.user = { id: user.id, username: user.username };
+          state.token = frame.token;
           state.authExpiresAt = (decodeJwt(frame.token).exp ?? 0) * 1000;
           return void send({ type: 'authed', user: state.user, role: await service.role(channel, user.id) });
         }
-        const user = signedIn(state);
+        const user = await signedIn(state, opts.accounts, perUser);
         switch (frame.type) {
           case 'post': {
             const message = await service.post(channel, user, frame.text);
@@ -152,13 +180,33 @@ export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fas
   );
 };
 
-function signedIn(state: SocketState): ChatUser {
-  if (!state.user) throw new ChatError('UNAUTHENTICATED');
+/**
+ * The socket's user, if its token still holds: checked before every action (one indexed query, as
+ * for an HTTP request), so a session signed out or revoked loses posting and moderation rights
+ * from its next frame on, on every node, not when the token expires.
+ */
+async function signedIn(state: SocketState, accounts: ChatSocketOptions['accounts'], perUser: SocketCounter): Promise<ChatUser> {
+  if (!state.user || state.token === null) throw new ChatError('UNAUTHENTICATED');
   if (Date.now() >= state.authExpiresAt) {
-    state.user = null;
+    signOut(state, perUser);
     throw new AppError('TOKEN_EXPIRED', 'The access token has expired; send a new auth frame.');
   }
-  return state.user;
+  const { token, user } = state;
+  try {
+    await accounts.authenticate(token);
+  } catch (err) {
+    // Unless a newer auth frame replaced the token meanwhile.
+    if (err instanceof AppError && err.status === 401 && state.token === token) signOut(state, perUser);
+    throw err;
+  }
+  return user;
+}
+
+/** Forgets the socket's user and gives back its place in the user's socket count. */
+function signOut(state: SocketState, perUser: SocketCounter): void {
+  if (state.user) perUser.release(state.user.id);
+  state.user = null;
+  state.token = null;
 }
 
 /** A per-socket token bucket (in memory: a flood is a property of one connection, not of a user). */

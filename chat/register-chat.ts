@@ -16,6 +16,7 @@ import { moderationRoutes } from './moderation-routes.ts';
 export interface ChatOptions {
   limits: ChatLimits;
   flood: ChatSocketOptions['flood'];
+  maxSockets: ChatSocketOptions['maxSockets'];
   maxBufferedBytes: number;
   viewerIntervalMs: number;
   heartbeatMs: number;
@@ -25,6 +26,8 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
   limits: DEFAULT_LIMITS,
   // Generous for a person, tight for a script: 20 frames at once, 5 per second after that.
   flood: { burst: 20, perSecond: 5 },
+  // main.ts passes CHAT_MAX_SOCKETS_PER_IP / _PER_USER; these are the same defaults (see config.ts).
+  maxSockets: { perAddress: 100, perUser: 10 },
   // About a thousand full-length messages behind: far more than a healthy reader ever is.
   maxBufferedBytes: 1024 * 1024,
   viewerIntervalMs: 2000,
@@ -38,7 +41,7 @@ export interface ChatDeps {
   channels: ChannelService;
   live: LiveLookup;
   log: Logger;
-  /** Tests and the bench tune limits and intervals; main.ts uses the defaults. */
+  /** Tests and the bench tune limits and intervals; main.ts passes the socket limits from its config. */
   options?: Partial<ChatOptions>;
 }
 
@@ -53,7 +56,7 @@ export async function registerChat(app: FastifyInstance, deps: ChatDeps): Promis
   const log = deps.log.child({ mod: 'chat' });
   const service = new ChatService({ db: deps.db, bus: deps.bus, live: deps.live, log, limits: options.limits });
   const rooms = new ChatRooms({ bus: deps.bus, log, maxBufferedBytes: options.maxBufferedBytes, viewerIntervalMs: options.viewerIntervalMs, heartbeatMs: options.heartbeatMs });
-  await app.register(chatSocketRoute, { service, rooms, accounts: deps.accounts, channels: deps.channels, log, flood: options.flood });
+  await app.register(chatSocketRoute, { service, rooms, accounts: deps.accounts, channels: deps.channels, log, flood: options.flood, maxSockets: options.maxSockets });
   await app.register(moderationRoutes, { prefix: '/api/v1/channels', service, accounts: deps.accounts, channels: deps.channels });
   await app.register(chatReplayRoute, { prefix: '/api/v1', service, db: deps.db, accounts: deps.accounts });
   return { service, rooms, close: () => rooms.close() };

@@ -54,6 +54,11 @@ export const CONFIG_VARS = {
     meaning: 'in-process: the server uploads recordings itself; external: run `npm run archiver` beside it (exactly one archiver per MEDIA_DIR).',
   },
   CHANNEL_STORAGE_LIMIT_MB: { default: '0', meaning: 'Recorded storage a channel may use, in MiB (0: no limit); at the limit a stream ends and new ones are refused.' },
+  CHAT_MAX_SOCKETS_PER_IP: {
+    default: '100',
+    meaning: 'Chat WebSockets one address (an IPv6 /64) may hold open on one server; more are refused with 429 before the upgrade.',
+  },
+  CHAT_MAX_SOCKETS_PER_USER: { default: '10', meaning: 'Chat WebSockets one account may sign in on one server; a further auth frame is refused.' },
   TRUST_PROXY: { default: 'false', meaning: 'Trust X-Forwarded-* headers (set true behind nginx).' },
   LOG_LEVEL: { default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   LOGIN_RATE_LIMIT: { default: '10', meaning: 'Login attempts allowed per IP and per account in LOGIN_RATE_WINDOW_S.' },
@@ -83,6 +88,8 @@ export interface Config {
   logLevel: string;
   loginRateLimit: number;
   loginRateWindowS: number;
+  chatMaxSocketsPerIp: number;
+  chatMaxSocketsPerUser: number;
 }
 
 export interface LiveConfig {
@@ -217,5 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     loginRateLimit: int('LOGIN_RATE_LIMIT', 1, 100000),
     loginRateWindowS: int('LOGIN_RATE_WINDOW_S', 1, 86400),
+    chatMaxSocketsPerIp: int('CHAT_MAX_SOCKETS_PER_IP', 1, 1_000_000),
+    chatMaxSocketsPerUser: int('CHAT_MAX_SOCKETS_PER_USER', 1, 1_000_000),
   };
 }

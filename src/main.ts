@@ -139,6 +139,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
           channels,
           live: { liveSession: (channelId) => live.liveSession(channelId) },
           log,
+          options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
         });
         closers.push(() => chat!.close());
         recording = await registerRecording({

@@ -125,12 +125,46 @@ export class AccountService {
     if (row) await this.revokeFamily(row.family_id);
   }
 
-  /** Resolves an access token to its user; a deleted user's token is invalid. */
+  /**
+   * Resolves an access token to its user. Refused: a deleted user's token, one whose refresh-token
+   * family was revoked (signed out, refresh token reused) and one issued before the user's
+   * tokens_not_before (signed out everywhere). Both checks ride on the users query each request
+   * already made, in the same round trip (the family one is a probe of a small partial index), so
+   * there is no cache to go stale: a revocation holds on every node from the next request on.
+   */
   async authenticate(accessToken: string): Promise<PublicUser> {
-    const userId = await verifyAccessToken(this.deps.jwtKey, accessToken);
-    const user = await this.findUser(userId);
-    if (!user) throw new AppError('TOKEN_INVALID', 'The account behind this token no longer exists.');
-    return user;
+    const claims = await verifyAccessToken(this.deps.jwtKey, accessToken);
+    if (!isUuid(claims.userId) || (claims.familyId !== null && !isUuid(claims.familyId))) throw new AppError('TOKEN_INVALID');
+    const familyId = claims.familyId;
+    const row = await this.deps.db
+      .selectFrom('users')
+      .select(['id', 'username', 'email', 'created_at', 'tokens_not_before'])
+      .select((eb) =>
+        (familyId === null
+          ? eb.val(false)
+          : eb.exists(eb.selectFrom('refresh_tokens').select('id').where('family_id', '=', familyId).where('revoked_at', 'is not', null))
+        ).as('family_revoked'),
+      )
+      .where('id', '=', claims.userId)
+      .executeTakeFirst();
+    if (!row) throw new AppError('TOKEN_INVALID', 'The account behind this token no longer exists.');
+    const notBeforeS = row.tokens_not_before ? Math.floor(row.tokens_not_before.getTime() / 1000) : 0;
+    if (row.family_revoked || claims.issuedAtS < notBeforeS) throw new AppError('TOKEN_INVALID', 'This session was signed out; sign in again.');
+    return toPublicUser(row);
+  }
+
+  /**
+   * Signs the user out everywhere: every refresh-token family is revoked and every access token
+   * issued until now is refused. (Tokens issued earlier in the same second pass the time check,
+   * which has whole-second precision like `iat`, but not the family one.)
+   */
+  async revokeAllSessions(userId: string): Promise<void> {
+    const now = new Date();
+    await this.deps.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ tokens_not_before: now }).where('id', '=', userId).execute();
+      await trx.updateTable('refresh_tokens').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+    });
+    this.deps.log.info({ userId }, 'signed out everywhere');
   }
 
   async deleteAccount(userId: string, password: string): Promise<void> {
@@ -173,7 +207,7 @@ export class AccountService {
         expires_at: new Date(Date.now() + REFRESH_TOKEN_TTL_S * 1000),
       })
       .execute();
-    const accessToken = await signAccessToken(this.deps.jwtKey, user.id);
+    const accessToken = await signAccessToken(this.deps.jwtKey, user.id, familyId);
     return { user, accessToken, accessTokenExpiresIn: ACCESS_TOKEN_TTL_S, refreshToken };
   }
 

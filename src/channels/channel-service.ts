@@ -5,6 +5,7 @@ import type { ChannelsTable, DB } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ServerKeys } from '../secrets.ts';
+import { cleanText } from '../text/clean-text.ts';
 import { STREAM_KEY_PATTERN, decryptStreamKey, encryptStreamKey, generateStreamKey, streamKeyHash } from './stream-key.ts';
 
 export interface Channel {
@@ -65,10 +66,15 @@ export class ChannelService {
     return channel;
   }
 
+  /** Title and description are cleaned here, whichever door they came through: a title is one line. */
   async update(channelId: string, patch: { title?: string; description?: string }): Promise<Channel> {
+    const cleaned = {
+      ...(patch.title !== undefined ? { title: cleanText(patch.title) } : {}),
+      ...(patch.description !== undefined ? { description: cleanText(patch.description, { multiline: true }) } : {}),
+    };
     const row = await this.deps.db
       .updateTable('channels')
-      .set(patch)
+      .set(cleaned)
       .where('id', '=', channelId)
       .returningAll()
       .executeTakeFirstOrThrow();

@@ -18,6 +18,8 @@ export interface UsersTable {
   email: string;
   password_hash: string;
   created_at: Generated<Date>;
+  /** Access tokens issued before this are refused (sign-out everywhere). */
+  tokens_not_before: NullableTimestamp;
 }
 
 export interface RefreshTokensTable {

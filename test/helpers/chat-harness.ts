@@ -62,8 +62,8 @@ export class ChatClient {
     ws.on('error', () => {}); // the close event reports what a user would see
   }
 
-  static async connect(url: string): Promise<ChatClient> {
-    const ws = new WebSocket(url);
+  static async connect(url: string, headers: Record<string, string> = {}): Promise<ChatClient> {
+    const ws = new WebSocket(url, { headers });
     const client = new ChatClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

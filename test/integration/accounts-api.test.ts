@@ -111,6 +111,37 @@ t.test('accounts API', async (t) => {
     t.same([a.statusCode, b.statusCode].sort(), [200, 401]);
   });
 
+  t.test('signing out revokes that session\'s access tokens at once; sign-out everywhere revokes them all', async (t) => {
+    const me = (token: string) => app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${token}` } });
+    const grace = await registerUser(server, 'grace');
+    const laptop = (await post('/api/v1/auth/login', { username: 'grace', password: PASSWORD })).json();
+    const phone = (await post('/api/v1/auth/login', { username: 'grace', password: PASSWORD })).json();
+    t.equal((await me(grace.accessToken)).statusCode, 200);
+
+    t.equal((await post('/api/v1/auth/logout', { refreshToken: grace.refreshToken })).statusCode, 204);
+    const out = await me(grace.accessToken);
+    t.equal(out.statusCode, 401, 'the signed-out session\'s access token is refused at once, not 15 minutes later');
+    t.equal(out.json().error.code, 'TOKEN_INVALID');
+    t.equal((await me(laptop.accessToken)).statusCode, 200, 'another device stays signed in after a single sign-out');
+
+    const rotated = (await post('/api/v1/auth/refresh', { refreshToken: laptop.refreshToken })).json();
+    t.equal((await post('/api/v1/auth/refresh', { refreshToken: laptop.refreshToken })).statusCode, 401, 'a reused refresh token');
+    t.equal((await me(rotated.accessToken)).statusCode, 401, 'revokes its family, and the access tokens it issued');
+    t.equal((await me(laptop.accessToken)).statusCode, 401);
+    t.equal((await me(phone.accessToken)).statusCode, 200, 'other families live on');
+
+    const tablet = (await post('/api/v1/auth/login', { username: 'grace', password: PASSWORD })).json();
+    const all = await app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: { authorization: `Bearer ${phone.accessToken}` } });
+    t.equal(all.statusCode, 204);
+    for (const [name, session] of [['phone', phone], ['tablet', tablet]] as const) {
+      t.equal((await me(session.accessToken)).statusCode, 401, `sign-out everywhere refuses the ${name}'s access token`);
+      t.equal((await post('/api/v1/auth/refresh', { refreshToken: session.refreshToken })).statusCode, 401, `and its refresh token`);
+    }
+    const again = (await post('/api/v1/auth/login', { username: 'grace', password: PASSWORD })).json();
+    t.equal((await me(again.accessToken)).statusCode, 200, 'signing in again right after works');
+    t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout-all' })).statusCode, 401, 'sign-out everywhere needs a token');
+  });
+
   t.test('bad, expired and orphaned access tokens', async (t) => {
     const me = (auth?: string) => app.inject({ url: '/api/v1/auth/me', headers: auth ? { authorization: auth } : {} });
     t.equal((await me()).json().error.code, 'UNAUTHENTICATED');

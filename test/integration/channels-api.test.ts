@@ -63,6 +63,15 @@ t.test('channels and stream keys', async (t) => {
     t.equal(res.json().title, 'Speedrun night', 'control characters stripped, trimmed');
     t.equal(res.json().description, 'Line one\nLine two');
     t.equal((await app.inject({ url: '/api/v1/channels/alice' })).json().title, 'Speedrun night');
+    const sneaky = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/channels/alice',
+      headers: as(alice.accessToken),
+      payload: { title: 'Speedrun\n\u202Enight\u200B\u061C', description: 'Line one\r\nLine two\u2028Line three\u200B\u202E' },
+    });
+    t.equal(sneaky.json().title, 'Speedrun night', 'a title is one line, without bidi controls or invisible characters');
+    t.equal(sneaky.json().description, 'Line one\nLine two\nLine three', 'a description keeps its line breaks, as \\n, and drops the same characters');
+    await app.inject({ method: 'PATCH', url: '/api/v1/channels/alice', headers: as(alice.accessToken), payload: { title: 'Speedrun night', description: 'Line one\nLine two' } });
     const other = await app.inject({ method: 'PATCH', url: '/api/v1/channels/alice', headers: as(bob.accessToken), payload: { title: 'pwned' } });
     t.equal(other.statusCode, 403);
     const long = await app.inject({ method: 'PATCH', url: '/api/v1/channels/alice', headers: as(alice.accessToken), payload: { title: 'x'.repeat(141) } });

@@ -3,7 +3,8 @@
 import t from 'tap';
 import { chatTopic } from '../../chat/chat-service.ts';
 import { registerUser } from '../helpers/server-harness.ts';
-import { startChatServer, type ChatClient, type Frame } from '../helpers/chat-harness.ts';
+import WebSocket from 'ws';
+import { ChatClient, startChatServer, type Frame } from '../helpers/chat-harness.ts';
 import { createTestDatabase, uniquePrefix } from '../helpers/services.ts';
 import { until } from '../helpers/media.ts';
 
@@ -70,6 +71,10 @@ t.test('chat on one server', async (t) => {
     t.equal(seen.message.offsetMs, null, 'the channel is offline: no offset into a recording');
     await received(client, (f) => f.type === 'message' && f.message.id === ack.messageId, 'the message echoed to its author');
 
+    const sneaky = await client.post('\u061C\u200Bfree\uFEFF\u2028stuff\u2029here \u{1F468}\u200D\u{1F469}\u200D\u{1F467}');
+    const sneakySeen = await received(anon, (f) => f.type === 'message' && f.message.id === sneaky.messageId, 'the cleaned message');
+    t.equal(sneakySeen.message.text, 'free stuff here \u{1F468}\u200D\u{1F469}\u200D\u{1F467}', 'U+061C, U+200B, U+FEFF dropped, U+2028/U+2029 folded, an emoji family kept whole');
+    t.equal((await client.post('\u200B\u3164\u200D\uFEFF')).code, 'MESSAGE_EMPTY', 'only invisible characters is empty');
     t.equal((await client.post(' \u0001\u0002 ')).code, 'MESSAGE_EMPTY');
     t.equal((await client.post('x'.repeat(501))).code, 'MESSAGE_TOO_LONG');
     t.equal((await client.post('é'.repeat(500))).type, 'ack', '500 characters is fine, however many bytes');
@@ -185,6 +190,26 @@ t.test('chat on one server', async (t) => {
     t.ok(Date.parse(entries[0]!.createdAt) >= Date.parse(entries.at(-1)!.createdAt), 'newest first');
   });
 
+  t.test('a signed-in socket loses posting rights as soon as its session is signed out', async (t) => {
+    const judy = await registerUser(server, 'judy');
+    const client = await signedIn(judy);
+    t.equal((await client.post('before')).type, 'ack');
+    const out = await server.app.inject({ method: 'POST', url: '/api/v1/auth/logout', payload: { refreshToken: judy.refreshToken } });
+    t.equal(out.statusCode, 204);
+    const refused = await client.post('after sign-out');
+    t.equal(refused.type, 'error', 'the next post is refused, not 15 minutes later');
+    t.equal(refused.code, 'TOKEN_INVALID');
+    t.equal((await client.post('again')).code, 'UNAUTHENTICATED', 'the socket is a reader again');
+    t.equal(client.ws.readyState, client.ws.OPEN, 'and stays open');
+
+    const moderator = await registerUser(server, 'kim');
+    t.equal((await api('PUT', '/api/v1/channels/alice/moderators/kim', alice.accessToken)).statusCode, 200);
+    const mod = await signedIn(moderator);
+    t.equal((await api('POST', '/api/v1/auth/logout-all', moderator.accessToken)).statusCode, 204);
+    const reply = await mod.request({ type: 'slow-mode', seconds: 30 }, (f) => f.type === 'error' || f.type === 'slow-mode', 'the reply to a slow-mode frame');
+    t.equal(reply.code, 'TOKEN_INVALID', 'a moderator signed out everywhere cannot moderate from an open socket');
+  });
+
   t.test('bad frames: an error frame for an invalid one; binary, oversized and floods close only that socket', async (t) => {
     const bystander = await signedIn(dave);
     const client = await cs.connect('alice');
@@ -243,6 +268,58 @@ t.test('chat on one server', async (t) => {
     t.ok(slow.messages().length < sent, 'having missed messages it could not keep up with');
     t.match(server.logs(), /too slow to keep up/);
   });
+});
+
+t.test('sockets per address and per account are limited; a refusal says why and touches no other socket', async (t) => {
+  const cs = await startChatServer(t, { CHAT_MAX_SOCKETS_PER_IP: '3', CHAT_MAX_SOCKETS_PER_USER: '2', TRUST_PROXY: 'true' });
+  const [owner, viewer] = await Promise.all([registerUser(cs.server, 'owner'), registerUser(cs.server, 'viewer')]);
+  const url = `${cs.base.replace(/^http/, 'ws')}/chat/owner`;
+  const opened: WebSocket[] = [];
+  t.teardown(() => opened.forEach((ws) => ws.terminate()));
+  // Resolves with the socket once open, or with the refusal's status and body.
+  const open = (forwardedFor?: string) =>
+    new Promise<{ ws?: WebSocket; status?: number; body?: any }>((resolve, reject) => {
+      const ws = new WebSocket(url, forwardedFor ? { headers: { 'x-forwarded-for': forwardedFor } } : {});
+      opened.push(ws);
+      ws.once('open', () => resolve({ ws }));
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(body) }));
+      });
+      ws.once('error', reject);
+    });
+
+  const first = await Promise.all([open(), open(), open()]);
+  t.ok(first.every((r) => r.ws), 'three sockets from one address are accepted');
+  const fourth = await open();
+  t.equal(fourth.status, 429, 'the fourth is refused before the upgrade');
+  t.equal(fourth.body.error.code, 'RATE_LIMITED');
+  t.match(fourth.body.error.message, /Too many chat connections from your address \(at most 3\)/);
+  t.ok((await open('198.51.100.9')).ws, 'behind a trusted proxy, another client address has its own count');
+  t.equal((await open('2001:db8::1')).ws !== undefined && (await open('2001:db8::2')).ws !== undefined && (await open('2001:db8:0:0:1::3')).ws !== undefined, true);
+  t.equal((await open('2001:db8::4')).status, 429, 'an IPv6 /64 counts as one address');
+  first[0]!.ws!.close();
+  await until(async () => (await open()).ws !== undefined, 'a place freed by a closed socket', 5000);
+  t.pass('a closed socket frees its place');
+
+  const clients = await Promise.all([1, 2, 3].map((i) => ChatClient.connect(url, { 'x-forwarded-for': `198.51.100.${20 + i}` })));
+  t.teardown(() => clients.forEach((c) => c.ws.terminate()));
+  const [a, b, c] = clients as [ChatClient, ChatClient, ChatClient];
+  t.equal((await a.auth(viewer.accessToken)).type, 'authed');
+  t.equal((await b.auth(viewer.accessToken)).type, 'authed');
+  const third = await c.auth(viewer.accessToken);
+  t.equal(third.code, 'TOO_MANY_CONNECTIONS', 'a third socket of one account is refused at its auth frame');
+  t.equal((await a.auth(viewer.accessToken)).type, 'authed', 'a socket refreshing its own token is not counted twice');
+  t.equal((await c.auth(owner.accessToken)).type, 'authed', 'the refused socket lives on and may sign in as someone else');
+  const ack = await a.post('still here');
+  await c.waitFor((f) => f.type === 'message' && f.message.id === ack.messageId, 'the message at the refused socket');
+  b.ws.close();
+  await b.closed;
+  const d = await ChatClient.connect(url, { 'x-forwarded-for': '198.51.100.30' });
+  clients.push(d);
+  await until(async () => (await d.auth(viewer.accessToken)).type === 'authed', 'a freed account place', 5000);
+  t.pass('closing a signed-in socket frees its place for the account');
 });
 
 t.test('a busy room batches what arrives together, and every viewer still gets each message once', async (t) => {

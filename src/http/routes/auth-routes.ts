@@ -1,4 +1,4 @@
-// /api/v1/auth: register, login, refresh, logout, me, delete account.
+// /api/v1/auth: register, login, refresh, logout, logout everywhere, me, delete account.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -94,6 +94,23 @@ export const authRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asyn
     },
     async (request, reply) => {
       await accounts.logout(request.body.refreshToken);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/logout-all',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['auth'],
+        summary: 'Sign out everywhere: every refresh token and access token of the account stops working at once.',
+        security: [{ bearer: [] }],
+        response: { 204: Type.Null(), ...errors(401) },
+      },
+    },
+    async (request, reply) => {
+      await accounts.revokeAllSessions(currentUser(request).id);
       return reply.status(204).send(null);
     },
   );

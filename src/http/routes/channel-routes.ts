@@ -78,8 +78,7 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (fa
     },
     async (request) => {
       const channel = await opts.channels.requireOwned(request.params.slug, currentUser(request).id);
-      const patch = Object.fromEntries(Object.entries(request.body).map(([k, v]) => [k, stripControl(String(v)).trim()]));
-      return body(await opts.channels.update(channel.id, patch));
+      return body(await opts.channels.update(channel.id, request.body));
     },
   );
 
@@ -115,8 +114,3 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (fa
     },
   );
 };
-
-function stripControl(text: string): string {
-  // Keep newlines and tabs in descriptions; drop other control characters.
-  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '');
-}
