@@ -13,7 +13,9 @@ import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { RenditionRecorder } from './rendition-recorder.ts';
 import type { BackoffPolicy } from './retry-backoff.ts';
+import { TileMaker } from './tile-maker.ts';
 import { finalizeVod } from './vod-finalizer.ts';
+import { tileRendition } from './vod-thumbnails.ts';
 import type { RecordedSession, VodStore } from './vod-store.ts';
 
 export interface ArchiverOptions {
@@ -38,6 +40,8 @@ export interface ArchiverOptions {
 interface SessionState {
   recorded: RecordedSession | null;
   renditions: Map<string, RenditionRecorder>;
+  /** Seek-preview tiles of the tile rendition, made as it is recorded. */
+  tiles: TileMaker | null;
 }
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;
@@ -46,6 +50,8 @@ const RENDITION = /^[A-Za-z0-9_-]{1,32}$/;
 const RECORDED_FILE = /^(init-\d+\.mp4|seg-\d+\.m4s)$/;
 // Segments beyond the live window kept anyway, for players still fetching near its tail.
 const WINDOW_MARGIN = 3;
+// Inside a session directory, beside the renditions (which the RENDITION pattern keeps it out of).
+const TILE_DIR = '.tiles';
 
 export class Archiver {
   private readonly liveDir: string;
@@ -129,6 +135,7 @@ export class Archiver {
     this.dirWatchers.clear();
     const states = await Promise.all([...this.sessions.values()].map((p) => p.catch(() => null)));
     await Promise.all(states.flatMap((s) => (s ? [...s.renditions.values()].map((r) => r.close()) : [])));
+    await Promise.all(states.map((s) => s?.tiles?.close()));
     await Promise.allSettled([...this.finalizing.values()]);
   }
 
@@ -173,7 +180,7 @@ export class Archiver {
             this.scheduleRemoval(sessionId, recorded.endedAt);
           }
         }
-        return { recorded, renditions: new Map() };
+        return { recorded, renditions: new Map(), tiles: null };
       });
       // A failed lookup (database down) is retried on the next event rather than remembered.
       state.catch(() => this.sessions.delete(sessionId));
@@ -186,6 +193,10 @@ export class Archiver {
     let recorder = state.renditions.get(rendition);
     if (!recorder) {
       const vod = state.recorded!.vod;
+      const log = this.opts.log.child({ session: sessionId, vod: vod.id });
+      if (rendition === tileRendition(state.recorded!.renditions)) {
+        state.tiles ??= new TileMaker({ ffmpegPath: this.opts.ffmpegPath, dir: path.join(this.liveDir, sessionId, TILE_DIR, rendition), log });
+      }
       recorder = new RenditionRecorder({
         vodId: vod.id,
         prefix: vod.storage_prefix,
@@ -193,9 +204,10 @@ export class Archiver {
         dir: path.join(this.liveDir, sessionId, rendition),
         storage: this.opts.storage,
         store: this.opts.store,
-        log: this.opts.log.child({ session: sessionId, vod: vod.id }),
+        log,
         keepSegments: this.opts.windowSegments + WINDOW_MARGIN,
         backoff: this.opts.backoff,
+        tiles: rendition === tileRendition(state.recorded!.renditions) ? state.tiles! : undefined,
       });
       state.renditions.set(rendition, recorder);
       this.watchRendition(path.join(this.liveDir, sessionId, rendition), recorder);
@@ -256,10 +268,20 @@ export class Archiver {
     // Everything the packager wrote is on disk by now (it ends before the session row does).
     await Promise.all((await this.renditionDirs(sessionId)).map((name) => this.recorder(sessionId, state, name).drain()));
     if (this.closed) return;
+    // The last tiles are made while the playlists go up; the poster does not wait for them either.
+    const tilesSettled = state.tiles?.flush() ?? Promise.resolve();
     const fresh = await this.opts.store.ensureVod(sessionId);
     if (!fresh || fresh.vod.deleted_at) return;
-    await finalizeVod({ storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log }, fresh.vod, path.join(this.liveDir, sessionId), fresh.renditions);
+    const tiles = tileRendition(fresh.renditions);
+    await finalizeVod(
+      { storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log },
+      fresh.vod,
+      path.join(this.liveDir, sessionId),
+      fresh.renditions,
+      { rendition: tiles, dir: tiles ? path.join(this.liveDir, sessionId, TILE_DIR, tiles) : null, settled: tilesSettled },
+    );
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
+    await state.tiles?.close();
     this.unwatch(path.join(this.liveDir, sessionId));
     this.finished.add(sessionId);
     this.scheduleRemoval(sessionId, fresh.endedAt);

@@ -9,6 +9,7 @@ import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { segmentDuration } from './fmp4-file-info.ts';
 import { backoffDelay, pause, type BackoffPolicy } from './retry-backoff.ts';
+import type { TileMaker } from './tile-maker.ts';
 import type { JournalRow, VodStore } from './vod-store.ts';
 
 export interface RenditionRecorderOptions {
@@ -23,6 +24,8 @@ export interface RenditionRecorderOptions {
   /** newest segments kept on disk because the live playlist still lists them */
   keepSegments: number;
   backoff?: BackoffPolicy;
+  /** Given to the tile rendition's recorder: each journaled segment, timed from the recording's start. */
+  tiles?: TileMaker;
 }
 
 const INIT = /^init-(\d+)\.mp4$/;
@@ -38,6 +41,8 @@ export class RenditionRecorder {
   private nextMsn: number | null = null;
   private lastRun: number | null = null;
   private newestMsn = -1;
+  /** Media journaled so far, in seconds: where the next segment starts in the VOD. */
+  private journaledSeconds = 0;
   private loaded = false;
   private dirty = false;
   private running: Promise<void> | null = null;
@@ -95,6 +100,7 @@ export class RenditionRecorder {
       this.journaledFiles.add(row.file);
       if (row.state === 'pending') this.pending.push(row);
       if (row.kind !== 'segment' || row.msn === null) continue;
+      this.journaledSeconds += row.duration_s ?? 0;
       if (this.nextMsn === null || row.msn >= this.nextMsn) {
         this.nextMsn = row.msn + 1;
         this.lastRun = row.run;
@@ -153,9 +159,13 @@ export class RenditionRecorder {
       const data = await readFile(this.file(name));
       const duration = segmentDuration(await this.init(run), data);
       const discontinuity = gap || (this.lastRun !== null && run !== this.lastRun);
-      this.add(await store.journal({ vod_id: vodId, rendition, file: name, kind: 'segment', run, msn, duration_s: duration, discontinuity, size_bytes: data.length, file_ready_at: nsToDate(info.mtimeNs) }));
+      const row = await store.journal({ vod_id: vodId, rendition, file: name, kind: 'segment', run, msn, duration_s: duration, discontinuity, size_bytes: data.length, file_ready_at: nsToDate(info.mtimeNs) });
+      this.add(row);
       this.nextMsn = msn + 1;
       this.lastRun = run;
+      const start = this.journaledSeconds;
+      this.journaledSeconds += row.duration_s ?? 0;
+      if (this.opts.tiles?.wants(start, row.duration_s ?? 0)) this.opts.tiles.add({ msn, start, duration: row.duration_s ?? 0, media: Buffer.concat([await this.init(run), data]) });
     }
   }
 

@@ -1,7 +1,8 @@
 // Publishes a recorded session as a VOD once every journaled file is stored: a VOD media playlist
 // per rendition (discontinuities and EXT-X-MAP per ffmpeg run kept), the master playlist last (a
 // playlist goes up only after everything it names), poster, sprite sheet, thumbnails track, and
-// finally the vods row turns 'ready'.
+// finally the vods row turns 'ready'. The sheet's tiles were made while the stream was live
+// (tile-maker.ts), so the work here does not grow with the stream's length.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
@@ -22,7 +23,14 @@ export interface FinalizeDeps {
 
 const PLAYLIST_CACHE = 'public, max-age=300';
 
-export async function finalizeVod(deps: FinalizeDeps, vod: Vod, sessionDir: string, planned: RenditionInfo[]): Promise<'ready' | 'failed'> {
+/** The tiles made live: from which rendition, where, and when the last of them are written. */
+export interface LiveTiles {
+  rendition: string | null;
+  dir: string | null;
+  settled: Promise<unknown>;
+}
+
+export async function finalizeVod(deps: FinalizeDeps, vod: Vod, sessionDir: string, planned: RenditionInfo[], liveTiles?: LiveTiles): Promise<'ready' | 'failed'> {
   const { storage, store, log } = deps;
   const rows = (await store.allJournaled(vod.id)).filter((r) => r.state === 'uploaded');
   const byRendition = new Map<string, JournalRow[]>();
@@ -57,7 +65,7 @@ export async function finalizeVod(deps: FinalizeDeps, vod: Vod, sessionDir: stri
     const info = planned.find((p) => p.name === name);
     let start = 0;
     const timed = segments.map((s) => {
-      const t: TimedSegment = { start, duration: s.duration_s ?? 0, load: async () => Buffer.concat([await load(name, `init-${s.run}.mp4`), await load(name, s.file)]) };
+      const t: TimedSegment = { msn: s.msn!, start, duration: s.duration_s ?? 0, load: async () => Buffer.concat([await load(name, `init-${s.run}.mp4`), await load(name, s.file)]) };
       start += t.duration;
       return t;
     });
@@ -81,13 +89,19 @@ export async function finalizeVod(deps: FinalizeDeps, vod: Vod, sessionDir: stri
 
   const master = renderMasterPlaylist(renditions.map((r) => ({ ...r, uri: `${r.name}/index.m3u8` })));
   renditions.sort((a, b) => b.bandwidth - a.bandwidth);
+  // The rendition the tiles were made from while live, else (nothing recorded of it) the lightest.
+  const tileSource = renditions.find((r) => r.name === liveTiles?.rendition);
+  const durationS = Math.max(...renditions.map((r) => r.timed.reduce((sum, s) => sum + s.duration, 0)));
   let thumbnailKey: string | null = null;
   try {
     const pictures = await makeThumbnails({
       ffmpegPath: deps.ffmpegPath,
       posterSegments: renditions[0]!.timed,
-      tileSegments: renditions.at(-1)!.timed,
+      tileSegments: (tileSource ?? renditions.at(-1)!).timed,
+      tileDir: tileSource ? (liveTiles?.dir ?? null) : null,
+      tilesSettled: liveTiles?.settled,
       spriteUri: 'sprite.jpg',
+      durationS,
     });
     await storage.put(`${vod.storage_prefix}/sprite.jpg`, pictures.sprite, { contentType: 'image/jpeg', cacheControl: PLAYLIST_CACHE });
     await storage.put(`${vod.storage_prefix}/thumbnails.vtt`, pictures.vtt, { contentType: 'text/vtt', cacheControl: PLAYLIST_CACHE });
@@ -101,7 +115,6 @@ export async function finalizeVod(deps: FinalizeDeps, vod: Vod, sessionDir: stri
   await storage.put(`${vod.storage_prefix}/master.m3u8`, master, { contentType: 'application/vnd.apple.mpegurl', cacheControl: PLAYLIST_CACHE });
   sizeBytes += master.length;
 
-  const durationS = Math.max(...renditions.map((r) => r.timed.reduce((sum, s) => sum + s.duration, 0)));
   // The first segment was complete on disk at file_ready_at and holds duration_s of media: its
   // first frame was shown that much earlier. Chat replay measures from there.
   const firstSegments = [...byRendition.values()].flatMap((all) => {

@@ -58,6 +58,28 @@ async function checkComplete(t: Test, server: TestServer, base: string, vod: { i
   }
 }
 
+/** The thumbnails track's cues in order, and the sprite sheet's size, as a player sees them. */
+async function previewTrack(vttUrl: string, spriteUrl: string) {
+  const vtt = await (await fetch(vttUrl)).text();
+  const seconds = (t: string) => t.split(':').reduce((sum, part) => sum * 60 + Number(part), 0);
+  const cues = [...vtt.matchAll(/^(\S+) --> (\S+)\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)$/gm)].map((m) => ({
+    from: seconds(m[1]!), to: seconds(m[2]!), x: Number(m[4]), y: Number(m[5]), w: Number(m[6]), h: Number(m[7]),
+  }));
+  const probed = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'json', spriteUrl]);
+  const sprite = (JSON.parse(probed.stdout) as { streams: Array<{ width: number; height: number }> }).streams[0]!;
+  return { vtt, cues, sprite };
+}
+
+/** Cues follow each other from 0 to the VOD's duration, each on a tile inside the sheet. */
+function checkCoverage(t: Test, track: Awaited<ReturnType<typeof previewTrack>>, durationS: number) {
+  const { cues, sprite } = track;
+  t.ok(cues.length > 1, `${cues.length} cues`);
+  t.equal(cues[0]?.from, 0, 'the first cue starts at 0');
+  t.ok(Math.abs(cues.at(-1)!.to - durationS) < 0.01, `the last cue ends at ${cues.at(-1)!.to} s, the VOD's ${durationS} s`);
+  t.same(cues.filter((c, i) => i > 0 && Math.abs(c.from - cues[i - 1]!.to) > 0.001), [], 'no gap or overlap between cues');
+  t.same(cues.filter((c) => c.x + c.w > sprite.width || c.y + c.h > sprite.height), [], `every tile lies inside the ${sprite.width}x${sprite.height} sheet`);
+}
+
 async function decode(url: string): Promise<{ duration: number; errors: string; frames: number }> {
   const probed = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames:format=duration', '-of', 'json', url], { timeout: 60_000 });
   const json = JSON.parse(probed.stdout) as { streams: Array<{ nb_read_frames?: string }>; format: { duration?: string } };
@@ -74,7 +96,15 @@ t.test('a live stream becomes a VOD in object storage', async (t) => {
   const bobAuth = { authorization: `Bearer ${bob.accessToken}` };
   const rtmp = `rtmp://127.0.0.1:${server.ingest.port}/live/${await streamKeyOf(server, alice.accessToken, 'alice')}`;
 
-  const vod = await streamToVod(server, rtmp, alice.accessToken, STREAM_S);
+  let tilesWhileLive: string[] = [];
+  const vod = await streamToVod(server, rtmp, alice.accessToken, STREAM_S, async (sessionId) => {
+    const { readdir } = await import('node:fs/promises');
+    const tileDir = `${server.config.mediaDir}/live/${sessionId}/.tiles/240p`;
+    tilesWhileLive = await until(async () => {
+      const files = (await readdir(tileDir).catch(() => [])).filter((f) => f.endsWith('.jpg'));
+      return files.length >= 10 ? files : null;
+    }, 'seek-preview tiles made while the stream is live', 40_000, 100);
+  });
   t.equal(vod.status, 'ready');
   t.same(vod.renditions.map((r: { name: string }) => r.name).sort(), ['240p', 'source']);
 
@@ -99,6 +129,13 @@ t.test('a live stream becomes a VOD in object storage', async (t) => {
     t.match(vtt, /^WEBVTT\n\n00:00:00\.000 --> 00:00:02\.000\nsprite\.jpg#xywh=0,0,160,90\n/);
     const sprite = await fetch(`${base}/vod/${vod.id}/sprite.jpg`);
     t.equal(sprite.status, 200);
+  });
+
+  t.test('the thumbnails track covers the whole stream, with tiles made while it was live', async (t) => {
+    t.ok(tilesWhileLive.length >= 10, `${tilesWhileLive.length} tiles were on disk before the stream ended`);
+    const track = await previewTrack(new URL(vod.previewTrackUrl, base).href, `${base}/vod/${vod.id}/sprite.jpg`);
+    checkCoverage(t, track, vod.durationS);
+    t.equal(track.cues.length, Math.ceil(vod.durationS / 2), 'a tile every 2 s');
   });
 
   t.test('media is served with HTTP Range support', async (t) => {
@@ -230,6 +267,15 @@ t.test('kill -9 of the server mid-stream: the VOD is finalised from what reached
 
   const publisher = publish(t, `rtmp://127.0.0.1:${rtmpPort}/live/${key}`, { seconds: 120 });
   await until(async () => (await count('uploaded')) >= 8, 'segments uploaded', 40_000, 100);
+  // Seek-preview tiles are made as the stream goes; those made before the kill are kept, not remade.
+  const { rows: [live] } = await db.query(`select id from live_sessions`);
+  const tileDir = `${dataDir}/media/live/${live.id}/.tiles/240p`;
+  const { stat } = await import('node:fs/promises');
+  const tilesMade = await until(async () => {
+    const files = (await readdir(tileDir).catch(() => [])).filter((f) => f.endsWith('.jpg'));
+    return files.length >= 10 ? files : null;
+  }, 'tiles made while live', 40_000, 100);
+  const madeAt = new Map(await Promise.all(tilesMade.map(async (f) => [f, (await stat(`${tileDir}/${f}`)).mtimeMs] as const)));
   // Storage goes away first, so the kill leaves journaled uploads pending for the restart.
   await s3.stop();
   await until(async () => (await count('pending')) >= 3, 'uploads pending', 20_000, 100);
@@ -262,6 +308,11 @@ t.test('kill -9 of the server mid-stream: the VOD is finalised from what reached
   const result = await decode(`${s3.endpoint}/${s3.bucket}/vods/${vod.id}/master.m3u8`);
   t.equal(result.errors, '', 'the VOD decodes end to end');
   t.ok(Math.abs(result.duration - vod.duration_s) <= 1, `ffprobe duration ${result.duration} s matches the recorded ${vod.duration_s} s`);
+  const track = await previewTrack(`${s3.endpoint}/${s3.bucket}/vods/${vod.id}/thumbnails.vtt`, `${s3.endpoint}/${s3.bucket}/vods/${vod.id}/sprite.jpg`);
+  checkCoverage(t, track, vod.duration_s);
+  const remade = [];
+  for (const [file, mtime] of madeAt) if ((await stat(`${tileDir}/${file}`)).mtimeMs !== mtime) remade.push(file);
+  t.same(remade, [], `the ${madeAt.size} tiles made before the kill were used as they were`);
 });
 
 t.test('a channel at its storage limit: the stream ends cleanly with a complete VOD, and new streams are refused', async (t) => {
