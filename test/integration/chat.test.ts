@@ -67,7 +67,8 @@ t.test('chat on one server', async (t) => {
     const seen = await received(anon, (f) => f.type === 'message' && f.message.id === ack.messageId, 'the message at another viewer');
     t.equal(seen.message.text, 'hello world', 'control and bidi-override characters stripped, line breaks folded, trimmed');
     t.same(seen.message.user, { id: bob.user.id, username: 'bob' });
-    t.ok(Math.abs(Date.parse(seen.message.createdAt) - before) < 5000, 'a server timestamp');
+    const createdAt = Date.parse(seen.message.createdAt);
+    t.ok(createdAt >= before - 1000 && createdAt <= Date.now() + 1000, 'a server timestamp, taken while the post was on its way');
     t.equal(seen.message.offsetMs, null, 'the channel is offline: no offset into a recording');
     await received(client, (f) => f.type === 'message' && f.message.id === ack.messageId, 'the message echoed to its author');
 
@@ -85,9 +86,18 @@ t.test('chat on one server', async (t) => {
 
   t.test('rate limit: a burst, then the refusal says when to try again', async (t) => {
     const client = await signedIn(carol);
-    for (let i = 0; i < 5; i++) t.equal((await client.post(`burst ${i}`)).type, 'ack');
-    const refused = await client.post('one too many');
-    t.equal(refused.code, 'RATE_LIMITED');
+    // A slow machine may take long enough between posts for the bucket to refill a token, so post
+    // until the first refusal: at least the burst of 5 goes through, and a refusal does come.
+    let acks = 0;
+    let refused: Frame | undefined;
+    for (let i = 0; i < 12 && !refused; i++) {
+      const reply = await client.post(`burst ${i}`);
+      if (reply.type === 'ack') acks++;
+      else refused = reply;
+    }
+    t.ok(acks >= 5, `the burst of 5 goes through (${acks} acks)`);
+    t.equal(refused?.code, 'RATE_LIMITED');
+    if (!refused) return;
     t.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 2000, `retry after ${refused.retryAfterMs} ms`);
     await wait(refused.retryAfterMs + 50); // the wait the server asked for is the behaviour under test
     t.equal((await client.post('after waiting')).type, 'ack', 'posting works again when it said');
@@ -99,15 +109,18 @@ t.test('chat on one server', async (t) => {
     const viewer = await signedIn(dave);
     const denied = await viewer.request({ type: 'slow-mode', seconds: 2 }, (f) => f.type === 'error', 'a refusal');
     t.equal(denied.code, 'FORBIDDEN', 'a viewer cannot set slow mode');
-    owner.send({ type: 'slow-mode', seconds: 2 });
-    await received(viewer, (f) => f.type === 'slow-mode' && f.seconds === 2, 'slow mode announced');
+    // Long enough that no machine is too slow to send the second post inside it.
+    owner.send({ type: 'slow-mode', seconds: 30 });
+    await received(viewer, (f) => f.type === 'slow-mode' && f.seconds === 30, 'slow mode announced');
+    const sent = Date.now();
     t.equal((await viewer.post('first')).type, 'ack');
     const refused = await viewer.post('second');
+    const elapsed = Date.now() - sent;
     t.equal(refused.code, 'SLOW_MODE');
-    t.ok(refused.retryAfterMs > 1000 && refused.retryAfterMs <= 2000, `retry after ${refused.retryAfterMs} ms`);
+    t.ok(refused.retryAfterMs >= 30_000 - elapsed - 1000 && refused.retryAfterMs <= 30_000, `retry after ${refused.retryAfterMs} ms, ${elapsed} ms after the first post`);
     t.equal((await owner.post('owner 1')).type, 'ack');
     t.equal((await owner.post('owner 2')).type, 'ack', 'the owner is not slowed');
-    t.equal((await cs.connect('alice')).welcome.slowModeS, 2, 'a joiner learns the slow mode');
+    t.equal((await cs.connect('alice')).welcome.slowModeS, 30, 'a joiner learns the slow mode');
 
     const off = await api('PUT', '/api/v1/channels/alice/chat-settings', alice.accessToken, { slowModeS: 0 });
     t.equal(off.statusCode, 200);
@@ -139,12 +152,13 @@ t.test('chat on one server', async (t) => {
   t.test('timeout: refused with the time left, then allowed again', async (t) => {
     const owner = await signedIn(alice);
     const target = await signedIn(mallory);
-    owner.send({ type: 'timeout', username: 'mallory', seconds: 2, reason: 'calm down' });
+    // Long enough that a slow machine still posts inside it; the wait below is what the server asks.
+    owner.send({ type: 'timeout', username: 'mallory', seconds: 6, reason: 'calm down' });
     const notice = await received(target, (f) => f.type === 'moderation' && f.action === 'timeout', 'the timeout notice');
     t.equal(notice.user.username, 'mallory');
     const refused = await target.post('let me talk');
     t.equal(refused.code, 'TIMED_OUT');
-    t.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 2000);
+    t.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 6000, `retry after ${refused.retryAfterMs} ms`);
     await wait(refused.retryAfterMs + 50);
     t.equal((await target.post('I am back')).type, 'ack');
   });
@@ -358,11 +372,16 @@ t.test('replay: the messages of a range of a recording, by offset', async (t) =>
   await client.auth(streamer.accessToken);
   // Move the session's start so that each post lands `offset` ms into it (no ingest needed: any
   // node finds an open session in the database).
+  const elapsedAt = new Map<number, number>();
   const postAt = async (offset: number, text: string) => {
-    await db.updateTable('live_sessions').set({ started_at: new Date(Date.now() - offset) }).where('id', '=', session.id).execute();
+    const before = Date.now();
+    await db.updateTable('live_sessions').set({ started_at: new Date(before - offset) }).where('id', '=', session.id).execute();
     const ack = await client.post(text);
+    const elapsed = Date.now() - before;
+    elapsedAt.set(offset, elapsed);
     const frame = await client.waitFor((f) => f.type === 'message' && f.message.id === ack.messageId, text);
-    t.ok(frame.message.offsetMs >= offset && frame.message.offsetMs < offset + 1000, `${text}: offset ${frame.message.offsetMs}`);
+    // The offset is taken when the server handles the post: somewhere in the time the post took.
+    t.ok(frame.message.offsetMs >= offset && frame.message.offsetMs <= offset + elapsed, `${text}: offset ${frame.message.offsetMs} (post took ${elapsed} ms)`);
     return ack.messageId as string;
   };
   await postAt(1000, 'at 1 s');
@@ -379,12 +398,12 @@ t.test('replay: the messages of a range of a recording, by offset', async (t) =>
     return { texts: (body.messages as Frame[]).map((m) => m.text), nextFrom: body.nextFrom as number | null };
   };
   t.same(await replay('?from=0&to=4000'), { texts: ['at 1 s'], nextFrom: null });
-  t.same((await replay('?from=4000&to=10000')).texts, ['at 5 s', 'at 9 s'], 'a deleted message is not replayed');
+  t.same((await replay('?from=4000&to=20000')).texts, ['at 5 s', 'at 9 s'], 'a deleted message is not replayed');
   t.same((await replay('')).texts, ['at 1 s', 'at 5 s', 'at 9 s'], 'defaults: the first minute');
-  const page = await replay('?from=0&to=10000&limit=2');
+  const page = await replay('?from=0&to=20000&limit=2');
   t.same(page.texts, ['at 1 s', 'at 5 s']);
   t.ok(page.nextFrom! >= 9000, 'a full page says where to go on');
-  t.same((await replay(`?from=${page.nextFrom}&to=10000&limit=2`)).texts, ['at 9 s']);
+  t.same((await replay(`?from=${page.nextFrom}&to=20000&limit=2`)).texts, ['at 9 s']);
 
   // The same by VOD id, as a player beside the recording asks; a private VOD's chat is its owner's.
   const vod = await db
@@ -393,10 +412,10 @@ t.test('replay: the messages of a range of a recording, by offset', async (t) =>
     .values({ live_session_id: session.id, channel_id: channelId, started_at: new Date(), storage_prefix: 'vods/x', status: 'ready', media_offset_ms: 1500 })
     .returning('id')
     .executeTakeFirstOrThrow();
-  const byVod = (await server.app.inject({ url: `/api/v1/vods/${vod.id}/chat?from=3000&to=8500` })).json();
+  const byVod = (await server.app.inject({ url: `/api/v1/vods/${vod.id}/chat?from=3000&to=18500` })).json();
   t.same((byVod.messages as Frame[]).map((m) => m.text), ['at 5 s', 'at 9 s'], 'the VOD route replays its session, in recording time');
   const at5 = (byVod.messages as Frame[])[0]!.offsetMs as number;
-  t.ok(at5 >= 3500 && at5 < 4500, `offsets are into the recording (${at5} ms for a message 5 s into the session)`);
+  t.ok(at5 >= 3500 && at5 <= 3500 + elapsedAt.get(5000)!, `offsets are into the recording (${at5} ms for a message 5 s into the session)`);
   const start = (await server.app.inject({ url: `/api/v1/vods/${vod.id}/chat?from=0&to=100` })).json();
   t.same((start.messages as Frame[]).map((m) => m.text), ['at 1 s'], 'what was said before the first frame shows at the start');
   t.equal((start.messages as Frame[])[0]!.offsetMs, 0);
