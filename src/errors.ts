@@ -18,6 +18,7 @@ export const ERRORS = {
   EMAIL_TAKEN: { status: 409, message: 'That email is already registered.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send JSON (Content-Type: application/json).' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'The range asked for is outside the file (see Content-Range for its size).' },
   RATE_LIMITED: { status: 429, message: 'Too many attempts; try again later.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side.' },
   UNAVAILABLE: { status: 503, message: 'A backing service is unavailable.' },

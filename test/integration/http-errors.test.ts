@@ -3,6 +3,7 @@
 import type { InjectOptions, LightMyRequestResponse as Reply } from 'fastify';
 import t from 'tap';
 import type { Server } from '../../src/main.ts';
+import { startS3Server } from '../helpers/s3-server.ts';
 import { registerUser, startTestServer } from '../helpers/server-harness.ts';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
@@ -52,3 +53,42 @@ t.test('chat replay: offsets too large for the database are a 400, not a 500', a
     t.equal((await server.app.inject({ url: `${base}?from=86400000&to=90000000` })).statusCode, 200, 'a day into a stream is fine');
   }
 });
+
+for (const backend of ['local', 's3'] as const) {
+  t.test(`VOD media on ${backend} storage: a huge or unsatisfiable Range is a 416 with Content-Range, never a 500`, async (t) => {
+    const s3 = backend === 's3' ? await startS3Server(t) : null;
+    const server = await startTestServer(
+      t,
+      s3 ? { S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_FORCE_PATH_STYLE: 'true' } : {},
+    );
+    await registerUser(server, 'alice');
+    const { vodId } = await readyVod(server, 'alice');
+    const get = (range: string) => server.app.inject({ url: `/vod/${vodId}/720p/seg-1.m4s`, headers: { range } });
+
+    // Satisfiable (RFC 9110 §14.1.2: a last-pos past the end means "to the end").
+    for (const [range, start, end] of [
+      ['bytes=0-99999999999999999999', 0, 999],
+      ['bytes=990-9007199254740993', 990, 999],
+      ['bytes=-99999999999999999999', 0, 999],
+      ['bytes=-10', 990, 999],
+      ['bytes=10-19', 10, 19],
+    ] as const) {
+      const res = await get(range);
+      t.equal(res.statusCode, 206, range);
+      t.equal(res.headers['content-range'], `bytes ${start}-${end}/1000`, `${range}: Content-Range`);
+      t.same(res.rawPayload, MEDIA.subarray(start, end + 1), `${range}: the bytes asked for`);
+    }
+    // Unsatisfiable: a first byte at or past the end, or an empty suffix.
+    for (const range of ['bytes=9007199254740993-', 'bytes=99999999999999999999-', 'bytes=1000-', 'bytes=1000-2000', 'bytes=-0']) {
+      const res = await get(range);
+      assertErrorShape(t, res, 416, 'RANGE_NOT_SATISFIABLE');
+      t.equal(res.headers['content-range'], 'bytes */1000', `${range}: Content-Range names the size`);
+    }
+    // Not a ranges-specifier we serve (invalid syntax, another unit, several ranges): ignored, the whole file.
+    for (const range of ['bytes=5-2', 'bytes=abc', 'items=0-5', 'bytes=0-1,4-5', 'bytes=', 'bytes=--1', 'bytes=1.5-2']) {
+      const res = await get(range);
+      t.equal(res.statusCode, 200, `${range}: ignored`);
+      t.equal(res.rawPayload.length, 1000);
+    }
+  });
+}
