@@ -92,3 +92,28 @@ for (const backend of ['local', 's3'] as const) {
     }
   });
 }
+
+t.test("the framework's own errors use the catalogue's shape with stable codes", async (t) => {
+  const server = await startTestServer(t);
+  const inject = (opts: InjectOptions) => server.app.inject(opts);
+  assertErrorShape(t, await inject({ url: `/api/v1/channels/${'a'.repeat(5000)}` }), 414, 'URI_TOO_LONG');
+  assertErrorShape(t, await inject({ url: '/api/v1/channels/%E0%A4%A' }), 400, 'BAD_URL');
+  assertErrorShape(t, await inject({ url: '/api/v1/channels/%zz/stream-key' }), 400, 'BAD_URL');
+  assertErrorShape(t, await inject({ url: '/api/v1/no-such-thing' }), 404, 'ROUTE_NOT_FOUND');
+  assertErrorShape(t, await inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': 'application/json' }, payload: '{bad' }), 400, 'INVALID_JSON');
+  assertErrorShape(t, await inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': 'application/json' }, payload: `"${'x'.repeat(20_000)}"` }), 413, 'PAYLOAD_TOO_LARGE');
+  assertErrorShape(t, await inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': 'text/xml' }, payload: '<a/>' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+
+  // A request the HTTP parser itself refuses never reaches a route: it gets the same shape.
+  const url = new URL(await server.listen());
+  const { connect } = await import('node:net');
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.end('GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n'));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk));
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+  t.match(raw, /^HTTP\/1\.1 400 /, 'a malformed request line: 400');
+  t.same(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).error.code, 'BAD_REQUEST', 'in the error shape');
+});
