@@ -5,6 +5,7 @@ import type { AccountService } from '../accounts/account-service.ts';
 import type { ChannelService } from '../channels/channel-service.ts';
 import type { Logger } from '../log.ts';
 import { clientErrorHandler, frameworkErrors, installErrorHandler } from './error-handler.ts';
+import { installJsonParser } from './json-body-parser.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { channelRoutes, type ChannelRoutesOptions } from './routes/channel-routes.ts';
@@ -41,6 +42,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is a 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app);
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
 

@@ -117,3 +117,16 @@ t.test("the framework's own errors use the catalogue's shape with stable codes",
   t.match(raw, /^HTTP\/1\.1 400 /, 'a malformed request line: 400');
   t.same(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).error.code, 'BAD_REQUEST', 'in the error shape');
 });
+
+t.test('a JSON body in a charset other than UTF-8 is a 415', async (t) => {
+  const server = await startTestServer(t);
+  await registerUser(server, 'alice');
+  const login = (contentType: string) =>
+    server.app.inject({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': contentType }, payload: JSON.stringify({ username: 'alice', password: 'correct horse battery' }) });
+  for (const contentType of ['application/json; charset=utf-16', 'application/json;charset=ISO-8859-1', 'application/json; charset="utf-32"', 'application/json; charset=']) {
+    assertErrorShape(t, await login(contentType), 415, 'UNSUPPORTED_MEDIA_TYPE');
+  }
+  for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json; charset="UTF-8"', 'application/json;charset=utf8']) {
+    t.equal((await login(contentType)).statusCode, 200, `${contentType}: accepted`);
+  }
+});
