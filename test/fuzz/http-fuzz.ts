@@ -158,7 +158,8 @@ export async function runHttpFuzz(server: Server, opts: { runs: number; seed: nu
       statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
       sinceSnapshot.push({ route, request, status: res.statusCode });
       // Without a built web bundle (tests do not build it) the UI pages say so with a 503: not input's fault.
-      if (res.statusCode === 503 && res.body.startsWith('The web UI is not built')) return;
+      // (HEAD answers have no body: the page's text/plain type tells it apart from the API's JSON 503s.)
+      if (res.statusCode === 503 && res.headers['content-type'] === 'text/plain; charset=utf-8') return;
       if (res.statusCode >= 500) note('5xx', route, res.statusCode, res.body, request);
       else if (res.statusCode >= 400 && request.method !== 'HEAD') {
         const problem = errorShapeProblem(res);
