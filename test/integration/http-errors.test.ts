@@ -130,3 +130,11 @@ t.test('a JSON body in a charset other than UTF-8 is a 415', async (t) => {
     t.equal((await login(contentType)).statusCode, 200, `${contentType}: accepted`);
   }
 });
+
+t.test('found by the fuzz suite: a NUL in the login username is a 400, not a 500 from PostgreSQL', async (t) => {
+  const server = await startTestServer(t);
+  for (const username of ['\u0000ß\uD800', 'alice\u0000', '\u0007bell']) {
+    const res = await server.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username, password: 'wnaa]5' } });
+    assertErrorShape(t, res, 400, 'VALIDATION');
+  }
+});
