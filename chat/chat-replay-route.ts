@@ -14,10 +14,13 @@ import { ChatMessage } from './chat-protocol.ts';
 import type { ChatService } from './chat-service.ts';
 
 const MAX_MESSAGES = 1000;
+// A century of stream, far past any real session: keeps from + 60 s + the VOD's shift a safe
+// integer inside PostgreSQL's bigint (1e19 used to reach the database and fail there as a 500).
+const MAX_OFFSET_MS = 100 * 365 * 86_400_000;
 
 export const ReplayQuery = Type.Object({
-  from: Type.Integer({ minimum: 0, default: 0, description: 'Offset in ms, inclusive.' }),
-  to: Type.Optional(Type.Integer({ minimum: 0, description: 'Offset in ms, exclusive; default from + 60 s.' })),
+  from: Type.Integer({ minimum: 0, maximum: MAX_OFFSET_MS, default: 0, description: 'Offset in ms, inclusive.' }),
+  to: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_OFFSET_MS, description: 'Offset in ms, exclusive; default from + 60 s.' })),
   limit: Type.Integer({ minimum: 1, maximum: MAX_MESSAGES, default: 500 }),
 });
 

@@ -3,6 +3,7 @@
 // { "error": { "code", "message" } }.
 export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  BAD_URL: { status: 400, message: 'The URL is malformed (bad percent-encoding).' },
   VALIDATION: { status: 400, message: 'The request does not match the schema.' },
   INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
   UNAUTHENTICATED: { status: 401, message: 'Sign in first.' },
@@ -16,8 +17,12 @@ export const ERRORS = {
   ROUTE_NOT_FOUND: { status: 404, message: 'No such route.' },
   USERNAME_TAKEN: { status: 409, message: 'That username is taken.' },
   EMAIL_TAKEN: { status: 409, message: 'That email is already registered.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  URI_TOO_LONG: { status: 414, message: 'A part of the URL is too long.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send JSON (Content-Type: application/json).' },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'The range asked for is outside the file (see Content-Range for its size).' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   RATE_LIMITED: { status: 429, message: 'Too many attempts; try again later.' },
   INTERNAL: { status: 500, message: 'Something went wrong on our side.' },
   UNAVAILABLE: { status: 503, message: 'A backing service is unavailable.' },

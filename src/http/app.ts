@@ -4,7 +4,8 @@ import swagger from '@fastify/swagger';
 import type { AccountService } from '../accounts/account-service.ts';
 import type { ChannelService } from '../channels/channel-service.ts';
 import type { Logger } from '../log.ts';
-import { installErrorHandler } from './error-handler.ts';
+import { clientErrorHandler, frameworkErrors, installErrorHandler } from './error-handler.ts';
+import { installJsonParser } from './json-body-parser.ts';
 import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { channelRoutes, type ChannelRoutesOptions } from './routes/channel-routes.ts';
@@ -35,10 +36,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Players poll playlists several times a second: a log line per request would drown the rest.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is a 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain');
+  installJsonParser(app);
   app.addSchema(ErrorResponse);
   installErrorHandler(app);
 

@@ -64,7 +64,8 @@ export const authRoutes: FastifyPluginAsync<{ accounts: AccountService }> = asyn
     {
       schema: {
         tags: ['auth'],
-        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+        // No control characters: PostgreSQL text cannot hold a NUL, and no username or email has one.
+        body: Type.Object({ username: Type.String({ minLength: 1, maxLength: 254, pattern: '^[^\\u0000-\\u001F\\u007F]*$' }), password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
         response: { 200: SessionResponse, ...errors(400, 401, 429) },
       },
     },

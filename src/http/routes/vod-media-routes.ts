@@ -10,6 +10,7 @@ import { IMMUTABLE } from '../../../packager/rendition-recorder.ts';
 import type { VodUrlSigner } from '../../../packager/vod-url-signer.ts';
 import type { DB } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
+import { absoluteRange, parseByteRange } from '../byte-range.ts';
 import { guessContentType } from '../../storage/content-type.ts';
 import { ObjectNotFoundError, RangeNotSatisfiableError, type ByteRange, type Storage } from '../../storage/storage.ts';
 
@@ -28,16 +29,6 @@ export function passSignature(text: string, file: string, query: string): string
     .split('\n')
     .map((line) => (line === '' ? line : line.startsWith('#') ? line.replace(/URI="([^"]+)"/g, `URI="$1?${query}"`) : `${line}?${query}`))
     .join('\n');
-}
-
-/** `bytes=a-b`, `bytes=a-` or `bytes=-n`; anything else (several ranges) is served whole. */
-function parseRange(header: string | undefined): { start?: number; end?: number; suffix?: number } | null {
-  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  if (m[1] === '') return { suffix: Number(m[2]) };
-  const start = Number(m[1]);
-  const end = m[2] === '' ? undefined : Number(m[2]);
-  return end !== undefined && end < start ? null : { start, end };
 }
 
 export const vodMediaRoutes: FastifyPluginAsync<VodMediaRoutesOptions> = async (fastify, opts) => {
@@ -63,20 +54,23 @@ export const vodMediaRoutes: FastifyPluginAsync<VodMediaRoutesOptions> = async (
 
       const textual = /\.(m3u8|vtt)$/.test(file);
       let range: ByteRange | undefined;
-      const asked = textual ? null : parseRange(request.headers.range);
-      if (asked?.suffix !== undefined) {
+      const asked = textual ? null : parseByteRange(request.headers.range);
+      if (asked && 'suffix' in asked) {
         const size = (await storage.head(key))?.size;
         if (size === undefined) throw new AppError('NOT_FOUND', 'No such VOD file.');
-        range = { start: Math.max(0, size - asked.suffix) };
-      } else if (asked?.start !== undefined) {
-        range = { start: asked.start, ...(asked.end !== undefined ? { end: asked.end } : {}) };
+        range = absoluteRange(asked, size);
+      } else if (asked) {
+        range = asked;
       }
       let object;
       try {
         object = await storage.get(key, range);
       } catch (err) {
         if (err instanceof ObjectNotFoundError) throw new AppError('NOT_FOUND', 'No such VOD file.');
-        if (err instanceof RangeNotSatisfiableError) return reply.status(416).header('content-range', `bytes */${err.size}`).send();
+        if (err instanceof RangeNotSatisfiableError) {
+          reply.header('content-range', `bytes */${err.size}`);
+          throw new AppError('RANGE_NOT_SATISFIABLE');
+        }
         throw err;
       }
       const cacheControl = isPrivate ? 'private, max-age=3600' : (object.cacheControl ?? IMMUTABLE);
