@@ -1,4 +1,5 @@
 // npx tsx bench/rtmp-worker-memory.ts [--waves 5 --sockets 200 --hold-ms 3000 --after-s 20]
+//   or [--fuzz 2000 --seed 424242]: the fuzzer's attack mix (test/fuzz/rtmp-scenarios.ts) instead of waves.
 // Issue #11: the RTMP worker's memory during and after a burst of truncated handshakes and idle
 // sockets while a real stream is live, and whether the live playlists stall. The worker is
 // inspected through the Node inspector (SIGUSR1, 127.0.0.1:9229): process.memoryUsage() and
@@ -9,13 +10,16 @@ import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { watchPlaylist, rssMiB } from '../test/helpers/playlist-watch.ts';
-import { c0c1 } from '../test/helpers/rtmp-fuzz-client.ts';
+import fc from 'fast-check';
+import { rtmpCase } from '../test/fuzz/rtmp-scenarios.ts';
+import { c0c1, runScript } from '../test/helpers/rtmp-fuzz-client.ts';
 import { arg, newChannel, startBenchServer } from './bench-server.ts';
 
 const waves = arg('waves', 5);
 const perWave = arg('sockets', 200);
 const holdMs = arg('hold-ms', 3000);
 const afterS = arg('after-s', 20);
+const fuzzCases = arg('fuzz', 0);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function inspect(pid: number): Promise<(expression: string) => Promise<unknown>> {
@@ -87,7 +91,18 @@ try {
   };
   await sleep(5000);
   await report('before');
-  for (let wave = 1; wave <= waves; wave++) {
+  if (fuzzCases > 0) {
+    const cases = fc.sample(rtmpCase('live_' + 'k'.repeat(43)), { seed: arg('seed', 424242), numRuns: fuzzCases });
+    const inFlight = new Set<Promise<unknown>>();
+    for (const [i, batch] of cases.entries()) {
+      while (inFlight.size >= 8) await Promise.race(inFlight);
+      const p = Promise.all(batch.map((a) => runScript(server.ingest.port, a.steps, { deadlineMs: 4000, lingerMs: a.lingerMs }))).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      if ((i + 1) % Math.ceil(fuzzCases / 4) === 0) await report(`fuzz ${i + 1}/${fuzzCases}`);
+    }
+    await Promise.all(inFlight);
+  }
+  for (let wave = 1; wave <= (fuzzCases > 0 ? 0 : waves); wave++) {
     const sockets: Socket[] = [];
     for (let i = 0; i < perWave; i++) {
       const s = connect(server.ingest.port, '127.0.0.1', () => {
