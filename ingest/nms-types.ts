@@ -29,11 +29,18 @@ interface NmsChunkHeader {
   length: number;
 }
 
+interface NmsChunkPacket {
+  header: NmsChunkHeader;
+  bytes: number;
+  capacity: number;
+}
+
 /** protocol/rtmp.js: the chunk parser and command responder of one connection. */
 export interface NmsRtmp {
   inChunkSize: number;
-  inPackets: Map<number, unknown>;
-  parserPacket: { header: NmsChunkHeader; bytes: number };
+  /** Per chunk stream; `capacity` is the size of the payload buffer it keeps. */
+  inPackets: Map<number, NmsChunkPacket>;
+  parserPacket: NmsChunkPacket;
   streamId: number;
   onConnectCallback: (req: NmsStreamRequest) => void;
   onPushCallback: () => void;

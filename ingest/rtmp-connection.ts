@@ -19,6 +19,9 @@ import type { NmsAvPacket, NmsBroadcast, NmsModules, NmsRtmpSession, NmsStreamRe
 // Before a publish is accepted every message is small (connect/createStream/publish are < 1 KiB);
 // NMS allocates a buffer of the announced length up front, so cap it.
 const MAX_CONTROL_MESSAGE = 64 * 1024;
+// NMS keeps each chunk stream's buffer for the life of the connection: before a publish is
+// accepted their sum is capped too, or 30 twelve-byte headers would hold 2 MiB until the timeout.
+const MAX_BUFFERED_BEFORE_PUBLISH = 128 * 1024;
 const MAX_CHUNK_STREAMS = 32;
 const MAX_CHUNK_SIZE = 0x7fffffff; // RTMP: 31 bits; 0 would stall NMS's parser on NaN
 
@@ -150,7 +153,13 @@ export class RtmpConnection {
     if (header.length > MAX_CONTROL_MESSAGE && !(media && this.state === 'publishing')) {
       throw new ProtocolError(`message of ${header.length} bytes (type ${header.type}) in state ${this.state}`);
     }
-    if (this.session.rtmp.inPackets.size > MAX_CHUNK_STREAMS) throw new ProtocolError('too many chunk streams');
+    const { inPackets, parserPacket } = this.session.rtmp;
+    if (inPackets.size > MAX_CHUNK_STREAMS) throw new ProtocolError('too many chunk streams');
+    if (this.state !== 'publishing' && parserPacket.capacity < header.length) {
+      let held = header.length + 1024; // what packetAlloc is about to allocate
+      for (const packet of inPackets.values()) if (packet !== parserPacket) held += packet.capacity;
+      if (held > MAX_BUFFERED_BEFORE_PUBLISH) throw new ProtocolError(`${held} bytes of messages buffered before publish`);
+    }
   }
 
   private onPublishCommand(): void {

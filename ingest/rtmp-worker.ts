@@ -4,26 +4,12 @@
 // RtmpConnection turns those throws into a dropped connection, and anything that still escapes
 // takes down this process only, which the parent restarts.
 //
-// Only the RTMP session classes are loaded, not NodeMediaServer: its constructor always opens a
-// JSON store under ./data and starts a rate sampler, run() starts the HTTP/admin, notify, record
-// and relay servers, and NodeRtmpServer calls process.exit(1) when its port is taken.
-import { createRequire } from 'node:module';
+// Only NMS's RTMP session classes are loaded (nms-modules.ts).
 import { Socket } from 'node:net';
 import type { LogFields, LogLevel, ParentMessage, WorkerMessage, WorkerOptions } from './ipc-protocol.ts';
 import { isTagged, scrubSecrets } from './ipc-protocol.ts';
-import type { NmsModules } from './nms-types.ts';
+import { loadNms } from './nms-modules.ts';
 import { RtmpConnection, type LiveStream } from './rtmp-connection.ts';
-
-function loadNms(): NmsModules {
-  const require = createRequire(import.meta.url);
-  const src = 'node-media-server/src/';
-  return {
-    Context: require(`${src}core/context.js`) as NmsModules['Context'],
-    RtmpSession: require(`${src}session/rtmp_session.js`) as NmsModules['RtmpSession'],
-    BroadcastServer: require(`${src}server/broadcast_server.js`) as NmsModules['BroadcastServer'],
-    logger: require(`${src}core/logger.js`) as NmsModules['logger'],
-  };
-}
 
 function send(message: WorkerMessage, done?: () => void): void {
   if (!process.connected || !process.send) return done?.();
