@@ -25,7 +25,7 @@ const cleanups: Array<() => unknown> = [];
 const s3 = await startS3Server({ teardown: (fn) => cleanups.push(fn) });
 const { server, stop } = await startBenchServer({
   LADDER: ladder,
-  LIVE_GRACE_S: '0',
+  // The default grace window: a clean stop must end the session without waiting it out.
   S3_BUCKET: s3.bucket,
   S3_ENDPOINT: s3.endpoint,
   S3_ACCESS_KEY_ID: s3.accessKeyId,
