@@ -4,9 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Bus } from '../src/bus/bus.ts';
-import type { DB, EndReason } from '../src/db/schema.ts';
+import type { DB } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
-import { LiveSession, type LiveSessionOptions, type RenditionInfo } from './live-session.ts';
+import { LiveSession, type LiveSessionOptions } from './live-session.ts';
+import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
 /** The part of the ingest's publish event the packager uses. */
 export interface PublishEvent {

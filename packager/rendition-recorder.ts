@@ -9,6 +9,7 @@ import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { segmentDuration } from './fmp4-file-info.ts';
 import { backoffDelay, pause, type BackoffPolicy } from './retry-backoff.ts';
+import { IMMUTABLE } from './stream-defs.ts';
 import type { TileMaker } from './tile-maker.ts';
 import type { JournalRow, VodStore } from './vod-store.ts';
 
@@ -30,7 +31,6 @@ export interface RenditionRecorderOptions {
 
 const INIT = /^init-(\d+)\.mp4$/;
 const SEGMENT = /^seg-(\d+)\.m4s$/;
-export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export class RenditionRecorder {
   private readonly journaledFiles = new Set<string>();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { readInitInfo } from './fmp4-file-info.ts';
-import type { RenditionInfo } from './live-session.ts';
+import type { RenditionInfo } from './stream-defs.ts';
 import { renderMasterPlaylist, renderVodMediaPlaylist, type VodSegment } from './master-playlist.ts';
 import type { VodRendition } from './recording-tables.ts';
 import { makeThumbnails, type TimedSegment } from './vod-thumbnails.ts';

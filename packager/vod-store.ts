@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { DB } from '../src/db/schema.ts';
 import type { VodRendition, VodUploadsTable, VodsTable } from './recording-tables.ts';
-import type { RenditionInfo } from './live-session.ts';
+import type { RenditionInfo } from './stream-defs.ts';
 
 export type Vod = Selectable<VodsTable>;
 export type JournalRow = Selectable<VodUploadsTable>;

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execFfmpeg } from './ffmpeg-exec.ts';
-import type { RenditionInfo } from './live-session.ts';
+import type { RenditionInfo } from './stream-defs.ts';
 
 export interface TimedSegment {
   msn: number;

@@ -2,6 +2,7 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { ChatTables } from '../../chat/chat-tables.ts';
 import type { RecordingTables } from '../../packager/recording-tables.ts';
+import type { EndReason } from '../../packager/stream-defs.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
 type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -45,7 +46,6 @@ export interface ChannelsTable {
   created_at: Generated<Date>;
 }
 
-export type EndReason = 'unpublished' | 'publisher-lost' | 'ffmpeg-failed' | 'key-rotated' | 'max-duration' | 'server-shutdown' | 'server-restart' | 'storage-quota';
 
 export interface LiveSessionsTable {
   id: Generated<string>;

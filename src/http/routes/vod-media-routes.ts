@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
-import { IMMUTABLE } from '../../../packager/rendition-recorder.ts';
+import { IMMUTABLE } from '../../../packager/stream-defs.ts';
 import type { VodUrlSigner } from '../../../packager/vod-url-signer.ts';
 import type { DB } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
