@@ -7,7 +7,7 @@
 // Flags: --runs 3 --seconds 20 --size 640x360 --kbps 0 (0: x264's default rate) --ladder 240:400.
 // A long stream cheaply: --seconds 600 --size 320x180 --kbps 300 --ladder 144:150.
 import { spawn } from 'node:child_process';
-import { VodStore } from '../packager/vod-store.ts';
+import { VodStore } from '../vod/vod-store.ts';
 import { startS3Server } from '../test/helpers/s3-server.ts';
 import { arg, median, newChannel, percentile, startBenchServer } from './bench-server.ts';
 

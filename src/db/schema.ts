@@ -1,7 +1,7 @@
 // Row types for kysely, kept by hand in step with sql/. Generated<T> marks columns with defaults.
 import type { ColumnType, Generated } from 'kysely';
 import type { ChatTables } from '../../chat/chat-tables.ts';
-import type { RecordingTables } from '../../packager/recording-tables.ts';
+import type { RecordingTables } from '../../vod/vod-tables.ts';
 import type { EndReason } from '../../packager/stream-defs.ts';
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;

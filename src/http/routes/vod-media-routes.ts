@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import { IMMUTABLE } from '../../../packager/stream-defs.ts';
-import type { VodUrlSigner } from '../../../packager/vod-url-signer.ts';
+import type { VodUrlSigner } from '../../../vod/vod-url-signer.ts';
 import type { DB } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';
 import { absoluteRange, parseByteRange } from '../byte-range.ts';

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
 import { Type } from 'typebox';
-import type { VodUrlSigner } from '../../../packager/vod-url-signer.ts';
+import type { VodUrlSigner } from '../../../vod/vod-url-signer.ts';
 import type { AccountService, PublicUser } from '../../accounts/account-service.ts';
 import type { DB } from '../../db/schema.ts';
 import { AppError } from '../../errors.ts';

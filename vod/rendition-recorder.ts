@@ -9,7 +9,7 @@ import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { segmentDuration } from './fmp4-file-info.ts';
 import { backoffDelay, pause, type BackoffPolicy } from './retry-backoff.ts';
-import { IMMUTABLE } from './stream-defs.ts';
+import { IMMUTABLE } from '../packager/stream-defs.ts';
 import type { TileMaker } from './tile-maker.ts';
 import type { JournalRow, VodStore } from './vod-store.ts';
 

@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
 import type { DB } from '../src/db/schema.ts';
-import type { VodRendition, VodUploadsTable, VodsTable } from './recording-tables.ts';
-import type { RenditionInfo } from './stream-defs.ts';
+import type { VodRendition, VodUploadsTable, VodsTable } from './vod-tables.ts';
+import type { RenditionInfo } from '../packager/stream-defs.ts';
 
 export type Vod = Selectable<VodsTable>;
 export type JournalRow = Selectable<VodUploadsTable>;
