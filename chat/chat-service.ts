@@ -3,13 +3,13 @@
 // change a room must see is published on the channel's bus topic, so every node hears it.
 import type { Kysely } from 'kysely';
 import type { Bus } from '../src/bus/bus.ts';
-import type { DB } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
 import { ChatError } from './chat-errors.ts';
 import { cleanText } from '../src/text/clean-text.ts';
 import { MAX_MESSAGE_CHARS, charLength, type ChatMessage, type ChatUser, type Role, type RoomFrame } from './chat-protocol.ts';
 import { ChatStore } from './chat-store.ts';
 import { ModerationStore, type AuditEntry, type BanEntry } from './moderation-store.ts';
+import type { ChatDb } from './chat-tables.ts';
 
 export interface ChatChannel {
   id: string;
@@ -51,7 +51,7 @@ export class ChatService {
   private readonly sessionCache = new Map<string, { at: number; session: { id: string } | null }>();
 
   constructor(
-    private readonly deps: { db: Kysely<DB>; bus: Bus; live: LiveLookup; log: Logger; limits: ChatLimits },
+    private readonly deps: { db: Kysely<ChatDb>; bus: Bus; live: LiveLookup; log: Logger; limits: ChatLimits },
   ) {
     this.messages = new ChatStore(deps.db);
     this.moderation = new ModerationStore(deps.db);

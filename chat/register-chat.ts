@@ -5,13 +5,13 @@ import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { Bus } from '../src/bus/bus.ts';
 import type { ChannelService } from '../src/channels/channel-service.ts';
-import type { DB } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
 import { chatReplayRoute } from './chat-replay-route.ts';
 import { ChatRooms } from './chat-rooms.ts';
 import { DEFAULT_LIMITS, ChatService, type ChatLimits, type LiveLookup } from './chat-service.ts';
 import { chatSocketRoute, type ChatSocketOptions } from './chat-socket-route.ts';
 import { moderationRoutes } from './moderation-routes.ts';
+import type { ChatDb } from './chat-tables.ts';
 
 export interface ChatOptions {
   limits: ChatLimits;
@@ -35,7 +35,7 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
 };
 
 export interface ChatDeps {
-  db: Kysely<DB>;
+  db: Kysely<ChatDb>;
   bus: Bus;
   accounts: AccountService;
   channels: ChannelService;

@@ -4,8 +4,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Bus } from '../src/bus/bus.ts';
-import type { DB } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
+import type { LiveTables } from './live-tables.ts';
 import { LiveSession, type LiveSessionOptions } from './live-session.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
@@ -31,7 +31,7 @@ export interface LadderPlan {
 }
 
 export interface LiveManagerOptions {
-  db: Kysely<DB>;
+  db: Kysely<LiveTables>;
   bus: Bus;
   log: Logger;
   mediaDir: string;

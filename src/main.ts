@@ -3,20 +3,26 @@
 import { mkdir } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import type { ChatDb, ChatTables } from '../chat/chat-tables.ts';
 import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
+import type { LiveTables } from '../packager/live-tables.ts';
 import { registerRecording, type Recording } from '../vod/register-vod.ts';
 import { StorageQuota } from '../vod/storage-quota.ts';
+import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
-import { AccountService } from './accounts/account-service.ts';
+import { AccountService, type AccountDb } from './accounts/account-service.ts';
+import type { AccountTables } from './accounts/account-tables.ts';
 import { createBus } from './bus/create-bus.ts';
 import type { Bus } from './bus/bus.ts';
 import { ChannelService } from './channels/channel-service.ts';
+import type { ChannelTables } from './channels/channel-tables.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
-import { migrate } from './db/migrate.ts';
+import { migrate, type MigrationTables } from './db/migrate.ts';
+import { narrow } from './db/narrow.ts';
 import { buildApp } from './http/app.ts';
 import { hlsRoutes } from './http/routes/hls-routes.ts';
 import { liveRoutes, liveStatus } from './http/routes/live-routes.ts';
@@ -26,10 +32,13 @@ import { deriveKeys, loadServerSecret } from './secrets.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
 
+/** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
+export type AppTables = MigrationTables & AccountTables & ChannelTables & LiveTables & VodTables & ChatTables;
+
 export interface Server {
   config: Config;
   app: FastifyInstance;
-  database: Database;
+  database: Database<AppTables>;
   bus: Bus;
   storage: Storage;
   accounts: AccountService;
@@ -52,7 +61,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     await mkdir(config.dataDir, { recursive: true });
     const keys = deriveKeys(await loadServerSecret(config.secretKey, config.dataDir));
 
-    const database = await openDatabase(config, log.child({ mod: 'db' }));
+    const database = await openDatabase<AppTables>(config, log.child({ mod: 'db' }));
     closers.push(() => database.close());
     await migrate(database, log.child({ mod: 'migrate' }));
 
@@ -61,18 +70,19 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     const storage = createStorage(config);
     closers.push(() => storage.close());
 
-    const channels = new ChannelService({ db: database.db, keys, log: log.child({ mod: 'channels' }) });
+    const db = narrow(database.db);
+    const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
     const accounts = new AccountService({
-      db: database.db,
+      db: db.to<AccountDb>(),
       bus,
       jwtKey: keys.jwt,
       log: log.child({ mod: 'accounts' }),
       loginLimit: { attempts: config.loginRateLimit, windowS: config.loginRateWindowS },
-      createChannel: (trx, user) => channels.create(trx, user),
+      createChannel: (trx, user) => channels.create(narrow(trx).to<ChannelTables>(), user),
     });
 
     const live = new LiveManager({
-      db: database.db,
+      db: db.to<LiveTables>(),
       bus,
       log: log.child({ mod: 'live' }),
       mediaDir: config.mediaDir,
@@ -88,7 +98,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     await live.recoverInterrupted();
     closers.push(() => live.close());
 
-    const quota = new StorageQuota(database.db, config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
+    const quota = new StorageQuota(db.to<VodDb>(), config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
     quota.watch(live);
     closers.push(async () => quota.close());
 
@@ -133,7 +143,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
           publicUrl: config.publicUrl,
         });
         chat = await registerChat(app, {
-          db: database.db,
+          db: db.to<ChatDb>(),
           bus,
           accounts,
           channels,
@@ -144,7 +154,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
         closers.push(() => chat!.close());
         recording = await registerRecording({
           app,
-          db: database.db,
+          db: db.to<VodDb>(),
           bus,
           storage,
           config,

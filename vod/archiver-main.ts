@@ -4,11 +4,13 @@ import { pathToFileURL } from 'node:url';
 import { createBus } from '../src/bus/create-bus.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
-import { migrate } from '../src/db/migrate.ts';
+import { migrate, type MigrationTables } from '../src/db/migrate.ts';
+import { narrow } from '../src/db/narrow.ts';
 import { createLogger, logDestination } from '../src/log.ts';
 import { createStorage } from '../src/storage/create-storage.ts';
 import { Archiver } from './archiver.ts';
 import { VodStore } from './vod-store.ts';
+import type { VodDb } from './vod-tables.ts';
 
 async function main(): Promise<void> {
   let config;
@@ -22,13 +24,13 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel, logDestination(process.stdout)).child({ mod: 'archiver' });
-  const database = await openDatabase(config, log.child({ mod: 'db' }));
+  const database = await openDatabase<MigrationTables & VodDb>(config, log.child({ mod: 'db' }));
   await migrate(database, log.child({ mod: 'migrate' }));
   const bus = createBus(config, log.child({ mod: 'bus' }));
   const storage = createStorage(config);
   const archiver = new Archiver({
     mediaDir: config.mediaDir,
-    store: new VodStore(database.db),
+    store: new VodStore(narrow(database.db).to<VodDb>()),
     storage,
     bus,
     log,

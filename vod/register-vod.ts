@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { Bus } from '../src/bus/bus.ts';
 import type { Config } from '../src/config.ts';
-import type { DB } from '../src/db/schema.ts';
+import type { VodDb } from './vod-tables.ts';
 import { vodMediaRoutes } from '../src/http/routes/vod-media-routes.ts';
 import { vodRoutes } from '../src/http/routes/vod-routes.ts';
 import type { Logger } from '../src/log.ts';
@@ -18,7 +18,7 @@ import { VodUrlSigner } from './vod-url-signer.ts';
 
 export interface RecordingDeps {
   app: FastifyInstance;
-  db: Kysely<DB>;
+  db: Kysely<VodDb>;
   bus: Bus;
   storage: Storage;
   config: Config;

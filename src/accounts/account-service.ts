@@ -2,9 +2,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Bus } from '../bus/bus.ts';
-import type { DB } from '../db/schema.ts';
+import type { ChannelTables } from '../channels/channel-tables.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { AccountTables } from './account-tables.ts';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.ts';
 import { ACCESS_TOKEN_TTL_S, REFRESH_TOKEN_TTL_S, hashToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
 
@@ -22,14 +23,17 @@ export interface Session {
   refreshToken: string;
 }
 
+/** Signing up creates the user's channel in the same transaction, so that table is in reach too. */
+export type AccountDb = AccountTables & ChannelTables;
+
 export interface AccountServiceDeps {
-  db: Kysely<DB>;
+  db: Kysely<AccountDb>;
   bus: Bus;
   jwtKey: Buffer;
   log: Logger;
   loginLimit: { attempts: number; windowS: number };
   /** Called inside the registration transaction to create the user's channel. */
-  createChannel: (trx: Kysely<DB>, user: { id: string; username: string }) => Promise<void>;
+  createChannel: (trx: Kysely<AccountDb>, user: { id: string; username: string }) => Promise<void>;
 }
 
 // Names that would collide with the web UI's or the API's own paths, or confuse viewers.

@@ -8,14 +8,14 @@ import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import { IMMUTABLE } from '../../../packager/stream-defs.ts';
 import type { VodUrlSigner } from '../../../vod/vod-url-signer.ts';
-import type { DB } from '../../db/schema.ts';
+import type { VodDb } from '../../../vod/vod-tables.ts';
 import { AppError } from '../../errors.ts';
 import { absoluteRange, parseByteRange } from '../byte-range.ts';
 import { guessContentType } from '../../storage/content-type.ts';
 import { ObjectNotFoundError, RangeNotSatisfiableError, type ByteRange, type Storage } from '../../storage/storage.ts';
 
 export interface VodMediaRoutesOptions {
-  db: Kysely<DB>;
+  db: Kysely<VodDb>;
   storage: Storage;
   signer: VodUrlSigner;
 }

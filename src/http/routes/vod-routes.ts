@@ -7,14 +7,14 @@ import { sql, type Kysely } from 'kysely';
 import { Type } from 'typebox';
 import type { VodUrlSigner } from '../../../vod/vod-url-signer.ts';
 import type { AccountService, PublicUser } from '../../accounts/account-service.ts';
-import type { DB } from '../../db/schema.ts';
+import type { VodDb } from '../../../vod/vod-tables.ts';
 import { AppError } from '../../errors.ts';
 import type { Storage } from '../../storage/storage.ts';
 import { bearerToken } from '../auth-hook.ts';
 import { Slug, errors } from '../schemas.ts';
 
 export interface VodRoutesOptions {
-  db: Kysely<DB>;
+  db: Kysely<VodDb>;
   storage: Storage;
   accounts: AccountService;
   signer: VodUrlSigner;
@@ -40,7 +40,7 @@ export const VodBody = Type.Object({
   playbackUrl: Type.Union([Type.String(), Type.Null()]),
 });
 
-function vodQuery(db: Kysely<DB>) {
+function vodQuery(db: Kysely<VodDb>) {
   return db
     .selectFrom('vods')
     .innerJoin('channels', 'channels.id', 'vods.channel_id')
@@ -57,7 +57,7 @@ async function viewerOf(accounts: AccountService, request: FastifyRequest): Prom
 }
 
 /** The VOD if the request's viewer may see it (private ones only their owner); a 4xx AppError otherwise. */
-export async function findVisibleVod(db: Kysely<DB>, accounts: AccountService, request: FastifyRequest, id: string) {
+export async function findVisibleVod(db: Kysely<VodDb>, accounts: AccountService, request: FastifyRequest, id: string) {
   const vod = await vodQuery(db).where('vods.id', '=', id).executeTakeFirst();
   if (!vod) throw new AppError('NOT_FOUND', 'No such VOD.');
   const viewer = await viewerOf(accounts, request);
