@@ -14,6 +14,7 @@ import { redactStreamPath } from '../src/log.ts';
 import type { LogFields, LogLevel, UnpublishReason, WorkerMessage, WorkerOptions } from './ipc-protocol.ts';
 import { INTERNAL_APP, scrubSecrets } from './ipc-protocol.ts';
 import { MediaInfoCollector } from './media-info.ts';
+import { TimerSet } from './timer-set.ts';
 import type { NmsAvPacket, NmsBroadcast, NmsModules, NmsRtmpSession, NmsStreamRequest } from './nms-types.ts';
 
 // Before a publish is accepted every message is small (connect/createStream/publish are < 1 KiB);
@@ -53,7 +54,7 @@ export class RtmpConnection {
   private closeReason: UnpublishReason = 'publisher-disconnected';
   private live: LiveStream | null = null;
   private media: MediaInfoCollector | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
   private readonly session: NmsRtmpSession;
   private readonly respondPublish: () => void;
   private readonly respondPlay: () => void;
@@ -89,7 +90,7 @@ export class RtmpConnection {
       alloc();
     };
 
-    this.after(deps.options.commandTimeoutMs, () => {
+    this.timers.after(deps.options.commandTimeoutMs, () => {
       if (this.state === 'idle') this.fail(new ProtocolError('no publish or play in time'), 'idle-timeout');
     });
     socket.on('timeout', () => this.fail(new ProtocolError('publisher sent nothing'), 'idle-timeout'));
@@ -118,7 +119,7 @@ export class RtmpConnection {
     if (!this.session.isPublisher) return this.fail(new ProtocolError('NMS refused the internal publish'), 'protocol-error');
     this.respondPublish();
     this.media = new MediaInfoCollector();
-    this.after(this.deps.options.mediaInfoTimeoutMs, () => this.announce());
+    this.timers.after(this.deps.options.mediaInfoTimeoutMs, () => this.announce());
     this.socket.setTimeout(this.deps.options.publisherIdleMs);
     this.socket.resume();
   }
@@ -194,7 +195,7 @@ export class RtmpConnection {
       streamQuery: {},
       broadcast: live.broadcast,
     });
-    this.clearTimers();
+    this.timers.clear();
     this.respondPlay();
     this.session.onPlay();
   }
@@ -237,11 +238,11 @@ export class RtmpConnection {
     // A paused socket never sees the client's FIN; and a client that never closes is cut off.
     this.socket.resume();
     this.socket.end();
-    this.after(2000, () => this.socket.destroy());
+    this.timers.after(2000, () => this.socket.destroy());
   }
 
   private onClose(): void {
-    this.clearTimers();
+    this.timers.clear();
     if (this.live) {
       this.deps.live.delete(this.live.sessionId);
       // Players would otherwise wait for a publisher that is never coming back: end the pull now.
@@ -253,18 +254,6 @@ export class RtmpConnection {
     this.state = 'closing';
   }
 
-  private after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-  }
 }
 
 function isSameHost(socket: Socket): boolean {

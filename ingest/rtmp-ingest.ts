@@ -13,6 +13,7 @@ import { redactStreamPath, type Logger } from '../src/log.ts';
 import { INTERNAL_APP, type RefusalReason, type UnpublishReason, type WorkerMessage } from './ipc-protocol.ts';
 import type { MediaInfo } from './media-info.ts';
 import { RefusalThrottle } from './refusal-throttle.ts';
+import { TimerSet } from './timer-set.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
 
 export type { MediaInfo, VideoInfo, AudioInfo, VideoCodec, AudioCodec } from './media-info.ts';
@@ -81,7 +82,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   private readonly attempts = new Map<number, PublishAttempt>();
   /** channelId → connId of its accepted publisher: one per channel, whatever key or path. */
   private readonly channelOwners = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
   private readonly log: Logger;
   private nextConnId = 1;
   private closing = false;
@@ -135,7 +136,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.worker.close();
     await closed;
@@ -216,7 +217,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       const reason = refusal ?? 'bad-key';
       const delayMs = reason === 'bad-key' || reason === 'bad-app' ? this.throttle.fail(attempt.remoteAddress) : 0;
       this.log.warn({ ...fields, reason, delayMs, channelId: channel?.channelId }, 'rtmp publish refused');
-      this.after(delayMs, () => this.worker.send({ t: 'publish-refused', connId: attempt.connId, reason }));
+      this.timers.after(delayMs, () => this.worker.send({ t: 'publish-refused', connId: attempt.connId, reason }));
       return;
     }
     this.throttle.succeed(attempt.remoteAddress);
@@ -248,14 +249,6 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     } catch (err) {
       this.log.error({ err, event }, 'ingest event listener failed');
     }
-  }
-
-  private after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
   }
 }
 
