@@ -4,7 +4,7 @@
 // can be crashed by one malformed packet. Accepted sockets are handed to the worker over IPC
 // (pauseOnConnect, so no byte is read here), which keeps the port stable across worker restarts.
 //
-// The packager pulls a publish from `internalUrl` = rtmp://127.0.0.1:PORT/internal/<sessionId>
+// The packager pulls a publish from `internalUrl` = rtmp://127.0.0.1:PORT/internal/<publishId>
 // ?token=<random>: no stream key in any URL or argv (see rtmp-connection.ts for how).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -40,7 +40,7 @@ export interface RtmpIngestOptions {
 }
 
 export interface PublishEvent extends IngestChannel {
-  sessionId: string;
+  publishId: string;
   remoteAddress: string;
   /** Loopback RTMP URL for the packager's pull; carries a per-session token, never the key. */
   internalUrl: string;
@@ -49,7 +49,7 @@ export interface PublishEvent extends IngestChannel {
 }
 
 export interface UnpublishEvent extends IngestChannel {
-  sessionId: string;
+  publishId: string;
   reason: UnpublishReason;
   remoteAddress: string;
   startedAt: Date;
@@ -67,7 +67,7 @@ interface PublishAttempt {
   connId: number;
   remoteAddress: string;
   channel?: IngestChannel;
-  sessionId?: string;
+  publishId?: string;
   token?: string;
   startedAt?: Date;
   announced: boolean;
@@ -169,13 +169,13 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       }
       case 'publish-started': {
         const attempt = this.attempts.get(message.connId);
-        if (!attempt?.channel || !attempt.sessionId || !attempt.token || !attempt.startedAt || attempt.announced) return;
+        if (!attempt?.channel || !attempt.publishId || !attempt.token || !attempt.startedAt || attempt.announced) return;
         attempt.announced = true;
         this.emitSafely('publish', {
           ...attempt.channel,
-          sessionId: attempt.sessionId,
+          publishId: attempt.publishId,
           remoteAddress: attempt.remoteAddress,
-          internalUrl: `rtmp://${loopbackHost(this.options.host)}:${this.port}/${INTERNAL_APP}/${attempt.sessionId}?token=${attempt.token}`,
+          internalUrl: `rtmp://${loopbackHost(this.options.host)}:${this.port}/${INTERNAL_APP}/${attempt.publishId}?token=${attempt.token}`,
           startedAt: attempt.startedAt,
           media: message.media,
         });
@@ -222,22 +222,22 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     }
     this.throttle.succeed(attempt.remoteAddress);
     attempt.channel = channel;
-    attempt.sessionId = randomUUID();
+    attempt.publishId = randomUUID();
     attempt.token = randomBytes(24).toString('base64url');
     attempt.startedAt = new Date();
     this.channelOwners.set(channel.channelId, attempt.connId);
-    this.log.info({ ...fields, channelId: channel.channelId, slug: channel.slug, sessionId: attempt.sessionId }, 'rtmp publish accepted');
-    this.worker.send({ t: 'publish-accepted', connId: attempt.connId, sessionId: attempt.sessionId, token: attempt.token });
+    this.log.info({ ...fields, channelId: channel.channelId, slug: channel.slug, publishId: attempt.publishId }, 'rtmp publish accepted');
+    this.worker.send({ t: 'publish-accepted', connId: attempt.connId, publishId: attempt.publishId, token: attempt.token });
   }
 
   private ended(attempt: PublishAttempt, reason: UnpublishReason, inBytes: number | null): void {
     this.attempts.delete(attempt.connId);
-    const { channel, sessionId, startedAt } = attempt;
-    if (!channel || !sessionId || !startedAt) return;
+    const { channel, publishId, startedAt } = attempt;
+    if (!channel || !publishId || !startedAt) return;
     if (this.channelOwners.get(channel.channelId) === attempt.connId) this.channelOwners.delete(channel.channelId);
     if (!attempt.announced) return;
-    this.log.info({ channelId: channel.channelId, sessionId, reason, inBytes }, 'rtmp publish ended');
-    this.emitSafely('unpublish', { ...channel, sessionId, reason, remoteAddress: attempt.remoteAddress, startedAt, endedAt: new Date(), inBytes });
+    this.log.info({ channelId: channel.channelId, publishId, reason, inBytes }, 'rtmp publish ended');
+    this.emitSafely('unpublish', { ...channel, publishId, reason, remoteAddress: attempt.remoteAddress, startedAt, endedAt: new Date(), inBytes });
   }
 
   /** A listener's exception is logged, never allowed to break the ingest's bookkeeping. */
