@@ -9,8 +9,8 @@ import type { LiveTables } from './live-tables.ts';
 import { LiveSession, type LiveSessionOptions } from './live-session.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
-/** The part of the ingest's publish event the packager uses. */
-export interface PublishEvent {
+/** The stream a live session is made from: the part of the ingest's publish event the packager uses. */
+export interface LiveSource {
   channelId: string;
   slug: string;
   internalUrl: string;
@@ -43,7 +43,7 @@ export interface LiveManagerOptions {
   maxDurationMs: number;
   maxRestarts: number;
   /** Plans the ladder for a source; the pure ffmpeg argument builder lives behind it. */
-  plan: (source: PublishEvent) => LadderPlan;
+  plan: (source: LiveSource) => LadderPlan;
 }
 
 export class LiveManager {
@@ -72,7 +72,7 @@ export class LiveManager {
     return rows.length;
   }
 
-  async onPublish(event: PublishEvent): Promise<void> {
+  async onPublish(event: LiveSource): Promise<void> {
     if (this.closing) return this.ingest?.kick(event.channelId);
     const existing = this.byChannel.get(event.channelId);
     if (existing && !existing.ended) {

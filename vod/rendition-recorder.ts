@@ -51,19 +51,19 @@ export class RenditionRecorder {
   constructor(private readonly opts: RenditionRecorderOptions) {}
 
   /** Something changed in the directory: journal and upload what is new. */
-  kick(): void {
+  rescan(): void {
     this.dirty = true;
     if (this.running || this.abort.signal.aborted) return;
     this.running = this.loop().finally(() => {
       this.running = null;
-      if (this.dirty) this.kick();
+      if (this.dirty) this.rescan();
     });
   }
 
   /** Resolves once every file now in the directory is journaled and uploaded. */
   async drain(): Promise<void> {
     for (;;) {
-      this.kick();
+      this.rescan();
       await this.running;
       if (this.abort.signal.aborted) throw new Error('the recorder was closed before it caught up');
       if (!this.dirty && this.pending.length === 0) return;
