@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { Bus } from '../src/bus/bus.ts';
+import type { RateLimiter } from '../src/bus/rate-limiter.ts';
 import type { ChannelService } from '../src/channels/channel-service.ts';
 import type { Logger } from '../src/log.ts';
 import { chatReplayRoute } from './chat-replay-route.ts';
@@ -37,6 +38,7 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
 export interface ChatDeps {
   db: Kysely<ChatDb>;
   bus: Bus;
+  limiter: RateLimiter;
   accounts: AccountService;
   channels: ChannelService;
   live: LiveLookup;
@@ -54,7 +56,7 @@ export interface ChatHandle {
 export async function registerChat(app: FastifyInstance, deps: ChatDeps): Promise<ChatHandle> {
   const options = { ...DEFAULT_CHAT_OPTIONS, ...deps.options };
   const log = deps.log.child({ mod: 'chat' });
-  const service = new ChatService({ db: deps.db, bus: deps.bus, live: deps.live, log, limits: options.limits });
+  const service = new ChatService({ db: deps.db, bus: deps.bus, limiter: deps.limiter, live: deps.live, log, limits: options.limits });
   const rooms = new ChatRooms({ bus: deps.bus, log, maxBufferedBytes: options.maxBufferedBytes, viewerIntervalMs: options.viewerIntervalMs, heartbeatMs: options.heartbeatMs });
   await app.register(chatSocketRoute, { service, rooms, accounts: deps.accounts, channels: deps.channels, log, flood: options.flood, maxSockets: options.maxSockets });
   await app.register(moderationRoutes, { prefix: '/api/v1/channels', service, accounts: deps.accounts, channels: deps.channels });

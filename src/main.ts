@@ -15,8 +15,7 @@ import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
 import { AccountService, type AccountDb } from './accounts/account-service.ts';
 import type { AccountTables } from './accounts/account-tables.ts';
-import { createBus } from './bus/create-bus.ts';
-import type { Bus } from './bus/bus.ts';
+import { createBus, type BusBackend } from './bus/create-bus.ts';
 import { ChannelService } from './channels/channel-service.ts';
 import type { ChannelTables } from './channels/channel-tables.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -39,7 +38,7 @@ export interface Server {
   config: Config;
   app: FastifyInstance;
   database: Database<AppTables>;
-  bus: Bus;
+  bus: BusBackend;
   storage: Storage;
   accounts: AccountService;
   channels: ChannelService;
@@ -74,7 +73,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
     const accounts = new AccountService({
       db: db.to<AccountDb>(),
-      bus,
+      limiter: bus,
       jwtKey: keys.jwt,
       log: log.child({ mod: 'accounts' }),
       loginLimit: { attempts: config.loginRateLimit, windowS: config.loginRateWindowS },
@@ -145,6 +144,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
         chat = await registerChat(app, {
           db: db.to<ChatDb>(),
           bus,
+          limiter: bus,
           accounts,
           channels,
           live: { liveSession: (channelId) => live.liveSession(channelId) },
