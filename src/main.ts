@@ -1,7 +1,6 @@
 // The only file that knows the whole graph: it builds every component from the configuration,
 // hands each its dependencies, and closes them in reverse order on shutdown.
 import { mkdir } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { ChatDb, ChatTables } from '../chat/chat-tables.ts';
 import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
@@ -15,20 +14,20 @@ import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
 import { AccountService, type AccountDb } from './accounts/account-service.ts';
 import type { AccountTables } from './accounts/account-tables.ts';
-import { createBus, type BusBackend } from './bus/create-bus.ts';
+import type { BusBackend } from './bus/create-bus.ts';
 import { ChannelService } from './channels/channel-service.ts';
 import type { ChannelTables } from './channels/channel-tables.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
-import { migrate, type MigrationTables } from './db/migrate.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import type { MigrationTables } from './db/migrate.ts';
 import { narrow } from './db/narrow.ts';
 import { buildApp } from './http/app.ts';
 import { hlsRoutes } from './http/routes/hls-routes.ts';
 import { liveRoutes, liveStatus } from './http/routes/live-routes.ts';
 import { ViewerCounter } from './http/viewer-counter.ts';
 import { createLogger, logDestination, type Logger } from './log.ts';
+import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
-import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
@@ -53,21 +52,11 @@ export interface Server {
 
 export async function createServer(config: Config, log: Logger): Promise<Server> {
   const closers: Array<() => Promise<void>> = [];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((err) => log.error({ err }, 'error while closing'));
-  };
+  const closeAll = () => closeInReverse(closers, log);
   try {
     await mkdir(config.dataDir, { recursive: true });
     const keys = deriveKeys(await loadServerSecret(config.secretKey, config.dataDir));
-
-    const database = await openDatabase<AppTables>(config, log.child({ mod: 'db' }));
-    closers.push(() => database.close());
-    await migrate(database, log.child({ mod: 'migrate' }));
-
-    const bus = createBus(config, log.child({ mod: 'bus' }));
-    closers.push(() => bus.close());
-    const storage = createStorage(config);
-    closers.push(() => storage.close());
+    const { database, bus, storage } = await openServices<AppTables>(config, log, closers);
 
     const db = narrow(database.db);
     const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
@@ -196,16 +185,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`spillway: configuration error: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit('spillway');
   const log = createLogger(config.logLevel, logDestination(process.stdout));
   const server = await createServer(config, log);
   const url = await server.listen();
@@ -213,32 +193,7 @@ async function main(): Promise<void> {
     { url, rtmp: `rtmp://${config.host}:${server.ingest.port}/live`, database: server.database.kind, storage: config.s3 ? 's3' : 'local', bus: config.redisUrl ? 'redis' : 'memory' },
     'spillway is up',
   );
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, 15_000);
-    force.unref();
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopOnSignals(log, () => server.close(), { forceMs: 15_000 });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
-    process.stderr.write(`spillway: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+runIfEntry(import.meta.url, 'spillway', main);
