@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { liveThumbnailRoute, type LiveThumbnailOptions } from '../src/http/routes/live-thumbnail-route.ts';
+import { liveThumbnailRoute, type LiveThumbnailOptions } from '../packager/live-thumbnail-route.ts';
 
 export interface WebRoutesOptions {
   /** PUBLIC_URL: playback URLs point there. */

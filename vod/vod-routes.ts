@@ -5,13 +5,13 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
 import { Type } from 'typebox';
-import type { VodUrlSigner } from '../../../vod/vod-url-signer.ts';
-import type { AccountService, PublicUser } from '../../accounts/account-service.ts';
-import type { VodDb } from '../../../vod/vod-tables.ts';
-import { AppError } from '../../errors.ts';
-import type { Storage } from '../../storage/storage.ts';
-import { bearerToken } from '../auth-hook.ts';
-import { Slug, errors } from '../schemas.ts';
+import type { VodUrlSigner } from './vod-url-signer.ts';
+import type { AccountService, PublicUser } from '../src/accounts/account-service.ts';
+import type { VodDb } from './vod-tables.ts';
+import { AppError } from '../src/errors.ts';
+import type { Storage } from '../src/storage/storage.ts';
+import { bearerToken } from '../src/http/auth-hook.ts';
+import { Slug, errors } from '../src/http/schemas.ts';
 
 export interface VodRoutesOptions {
   db: Kysely<VodDb>;
