@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import { AppError } from '../src/errors.ts';
 import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
-import { findVisibleVod } from '../vod/vod-routes.ts';
+import { findVisibleVod } from '../vod/vod-query.ts';
 import { errors } from '../src/http/schemas.ts';
 import { narrow } from '../src/db/narrow.ts';
 import type { VodDb } from '../vod/vod-tables.ts';
