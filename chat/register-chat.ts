@@ -1,5 +1,5 @@
 // Everything chat adds to the HTTP app: the socket route, moderation and replay endpoints. main.ts
-// calls it inside buildApp's `extend` and closes the returned handle on shutdown.
+// calls it once buildApp has returned and closes the returned handle on shutdown.
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';

@@ -8,7 +8,7 @@ import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
 import type { LiveTables } from '../packager/live-tables.ts';
-import { registerRecording, type Recording } from '../vod/register-vod.ts';
+import { registerVod, type VodHandle } from '../vod/register-vod.ts';
 import { StorageQuota } from '../vod/storage-quota.ts';
 import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
@@ -22,8 +22,8 @@ import type { Database } from './db/database.ts';
 import type { MigrationTables } from './db/migrate.ts';
 import { narrow } from './db/narrow.ts';
 import { buildApp } from './http/app.ts';
-import { hlsRoutes } from '../packager/hls-routes.ts';
-import { liveRoutes, liveStatus } from '../packager/live-routes.ts';
+import { liveStatus } from '../packager/live-routes.ts';
+import { registerLive } from '../packager/register-live.ts';
 import { ViewerCounter } from '../packager/viewer-counter.ts';
 import { createLogger, logDestination, type Logger } from './log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
@@ -44,7 +44,7 @@ export interface Server {
   live: LiveManager;
   ingest: RtmpIngest;
   chat: ChatHandle;
-  recording: Recording;
+  recording: VodHandle;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -108,8 +108,6 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     closers.push(() => ingest.close());
 
     const viewers = new ViewerCounter();
-    let chat: ChatHandle | undefined;
-    let recording: Recording | undefined;
     const app = await buildApp({
       log,
       accounts,
@@ -119,43 +117,33 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
       liveInfo: async (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
-      extend: async (app) => {
-        await app.register(hlsRoutes, { prefix: '/hls', mediaDir: config.mediaDir, session: (id) => live.session(id), viewers });
-        await app.register(liveRoutes, {
-          prefix: '/api/v1',
-          accounts,
-          channels,
-          live: () => live.live(),
-          liveSession: (id) => live.liveSession(id),
-          viewers,
-          publicUrl: config.publicUrl,
-        });
-        chat = await registerChat(app, {
-          db: db.to<ChatDb>(),
-          bus,
-          limiter: bus,
-          accounts,
-          channels,
-          live: { liveSession: (channelId) => live.liveSession(channelId) },
-          log,
-          options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
-        });
-        closers.push(() => chat!.close());
-        recording = await registerRecording({
-          app,
-          db: db.to<VodDb>(),
-          bus,
-          storage,
-          config,
-          log,
-          keys,
-          accounts,
-          archive: config.archiver === 'in-process',
-        });
-        closers.push(() => recording!.close());
-        await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl, thumbnails: { channels, liveSession: (id) => live.liveSession(id), mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath } });
-      },
     });
+    // Each room registers its routes and returns what to close; they close in reverse, after the app.
+    const liveRoom = await registerLive(app, { live, accounts, channels, viewers, mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath, publicUrl: config.publicUrl });
+    closers.push(() => liveRoom.close());
+    const chat = await registerChat(app, {
+      db: db.to<ChatDb>(),
+      bus,
+      limiter: bus,
+      accounts,
+      channels,
+      live: { liveSession: (channelId) => live.liveSession(channelId) },
+      log,
+      options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
+    });
+    closers.push(() => chat.close());
+    const recording = await registerVod(app, {
+      db: db.to<VodDb>(),
+      bus,
+      storage,
+      config,
+      log,
+      keys,
+      accounts,
+      archive: config.archiver === 'in-process',
+    });
+    closers.push(() => recording.close());
+    await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
     closers.push(() => app.close());
 
     return {
@@ -168,8 +156,8 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       channels,
       live,
       ingest,
-      chat: chat!,
-      recording: recording!,
+      chat,
+      recording,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();

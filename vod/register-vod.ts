@@ -16,8 +16,7 @@ import type { BackoffPolicy } from './retry-backoff.ts';
 import { VodStore } from './vod-store.ts';
 import { VodUrlSigner } from './vod-url-signer.ts';
 
-export interface RecordingDeps {
-  app: FastifyInstance;
+export interface VodDeps {
   db: Kysely<VodDb>;
   bus: Bus;
   storage: Storage;
@@ -31,13 +30,13 @@ export interface RecordingDeps {
   backoff?: BackoffPolicy;
 }
 
-export interface Recording {
+export interface VodHandle {
   archiver: Archiver | null;
   close(): Promise<void>;
 }
 
-export async function registerRecording(deps: RecordingDeps): Promise<Recording> {
-  const { app, db, storage, config, log, keys } = deps;
+export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<VodHandle> {
+  const { db, storage, config, log, keys } = deps;
   // The JWT key is the server secret's derivative the app already holds; the signer derives its own from it.
   const signer = new VodUrlSigner(keys.jwt);
   await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl });
