@@ -7,7 +7,9 @@
 // Flags: --runs 3 --seconds 20 --size 640x360 --kbps 0 (0: x264's default rate) --ladder 240:400.
 // A long stream cheaply: --seconds 600 --size 320x180 --kbps 300 --ladder 144:150.
 import { spawn } from 'node:child_process';
-import { VodStore } from '../packager/vod-store.ts';
+import { narrow } from '../src/db/narrow.ts';
+import { VodStore } from '../vod/vod-store.ts';
+import type { VodDb } from '../vod/vod-tables.ts';
 import { startS3Server } from '../test/helpers/s3-server.ts';
 import { arg, median, newChannel, percentile, startBenchServer } from './bench-server.ts';
 
@@ -33,7 +35,7 @@ const { server, stop } = await startBenchServer({
   S3_FORCE_PATH_STYLE: 'true',
 });
 // The server archives in-process (ARCHIVER's default), as deployed.
-const store = new VodStore(server.database.db);
+const store = new VodStore(narrow(server.database.db).to<VodDb>());
 const endedAt = new Map<string, number>();
 await server.bus.subscribe('stream.ended', (m) => endedAt.set((m as { sessionId: string }).sessionId, Date.now()));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,11 +7,13 @@ import { Type } from 'typebox';
 import { AppError } from '../src/errors.ts';
 import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
-import type { DB } from '../src/db/schema.ts';
-import { findVisibleVod } from '../src/http/routes/vod-routes.ts';
+import { findVisibleVod } from '../vod/vod-query.ts';
 import { errors } from '../src/http/schemas.ts';
+import { narrow } from '../src/db/narrow.ts';
+import type { VodDb } from '../vod/vod-tables.ts';
 import { ChatMessage } from './chat-protocol.ts';
 import type { ChatService } from './chat-service.ts';
+import type { ChatDb } from './chat-tables.ts';
 
 const MAX_MESSAGES = 1000;
 // A century of stream, far past any real session: keeps from + 60 s + the VOD's shift a safe
@@ -32,7 +34,7 @@ export const ReplayBody = Type.Object({
 
 export interface ChatReplayOptions {
   service: ChatService;
-  db: Kysely<DB>;
+  db: Kysely<ChatDb>;
   accounts: AccountService;
 }
 
@@ -62,7 +64,7 @@ export const chatReplayRoute: FastifyPluginAsync<ChatReplayOptions> = async (fas
   };
 
   app.get('/vods/:id/chat', { schema: schema('Chat of a VOD between two offsets (ms from the recording\'s first frame), in order.') }, async (request) => {
-    const { vod } = await findVisibleVod(opts.db, opts.accounts, request, request.params.id);
+    const { vod } = await findVisibleVod(narrow(opts.db).to<VodDb>(), opts.accounts, request, request.params.id);
     // Offsets here are into the recording, which starts media_offset_ms into the live session.
     const shift = vod.media_offset_ms;
     const { from, to, limit } = request.query;

@@ -3,13 +3,14 @@
 // change a room must see is published on the channel's bus topic, so every node hears it.
 import type { Kysely } from 'kysely';
 import type { Bus } from '../src/bus/bus.ts';
-import type { DB } from '../src/db/schema.ts';
+import type { RateLimiter } from '../src/bus/rate-limiter.ts';
 import type { Logger } from '../src/log.ts';
 import { ChatError } from './chat-errors.ts';
 import { cleanText } from '../src/text/clean-text.ts';
 import { MAX_MESSAGE_CHARS, charLength, type ChatMessage, type ChatUser, type Role, type RoomFrame } from './chat-protocol.ts';
 import { ChatStore } from './chat-store.ts';
 import { ModerationStore, type AuditEntry, type BanEntry } from './moderation-store.ts';
+import type { ChatDb } from './chat-tables.ts';
 
 export interface ChatChannel {
   id: string;
@@ -23,7 +24,7 @@ export interface LiveLookup {
 }
 
 export interface ChatLimits {
-  /** Messages a user may send at once, then `perSecond` sustained (a token bucket on the bus). */
+  /** Messages a user may send at once, then `perSecond` sustained (a token bucket kept by the bus's backend). */
   burst: number;
   perSecond: number;
   historySize: number;
@@ -51,7 +52,7 @@ export class ChatService {
   private readonly sessionCache = new Map<string, { at: number; session: { id: string } | null }>();
 
   constructor(
-    private readonly deps: { db: Kysely<DB>; bus: Bus; live: LiveLookup; log: Logger; limits: ChatLimits },
+    private readonly deps: { db: Kysely<ChatDb>; bus: Bus; limiter: RateLimiter; live: LiveLookup; log: Logger; limits: ChatLimits },
   ) {
     this.messages = new ChatStore(deps.db);
     this.moderation = new ModerationStore(deps.db);
@@ -80,12 +81,12 @@ export class ChatService {
       const retryAfterMs = Math.max(1, state.ban.expiresAt.getTime() - Date.now());
       throw new ChatError('TIMED_OUT', `You are timed out for another ${Math.ceil(retryAfterMs / 1000)} s.`, retryAfterMs);
     }
-    const { bus, limits } = this.deps;
-    const rate = await bus.take(`chat:rate:${user.id}`, { capacity: limits.burst, refillPerSecond: limits.perSecond });
+    const { limiter, limits } = this.deps;
+    const rate = await limiter.take(`chat:rate:${user.id}`, { capacity: limits.burst, refillPerSecond: limits.perSecond });
     if (!rate.allowed) throw new ChatError('RATE_LIMITED', `You are sending messages too fast; wait ${Math.ceil(rate.retryAfterMs / 1000)} s.`, rate.retryAfterMs);
     const exempt = channel.ownerId === user.id || state.moderator;
     if (state.slowModeS > 0 && !exempt) {
-      const slow = await bus.take(`chat:slow:${channel.id}:${user.id}`, { capacity: 1, refillPerSecond: 1 / state.slowModeS });
+      const slow = await limiter.take(`chat:slow:${channel.id}:${user.id}`, { capacity: 1, refillPerSecond: 1 / state.slowModeS });
       if (!slow.allowed) throw new ChatError('SLOW_MODE', `Slow mode: one message every ${state.slowModeS} s.`, slow.retryAfterMs);
     }
     const session = await this.liveSession(channel.id);

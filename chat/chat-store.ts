@@ -1,8 +1,8 @@
 // Chat messages in Postgres: insert, the history shown on join, a recording's time range for
 // replay, and soft deletion (a deleted message leaves history and replay but stays for audit).
 import { sql, type Kysely } from 'kysely';
-import type { DB } from '../src/db/schema.ts';
 import type { ChatMessage } from './chat-protocol.ts';
+import type { ChatDb } from './chat-tables.ts';
 
 export interface NewMessage {
   channelId: string;
@@ -21,7 +21,7 @@ interface MessageRow {
 }
 
 export class ChatStore {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(private readonly db: Kysely<ChatDb>) {}
 
   async insert(m: NewMessage): Promise<ChatMessage> {
     // The offset is measured by one clock, the database's, from the session row every node shares.

@@ -1,7 +1,11 @@
-// Row types of the chat tables (sql/003_chat.sql), merged into the database type in src/db/schema.ts.
+// Row types of the chat tables (sql/003_chat.sql), and the tables chat reads: main.ts merges them
+// with the other rooms' tables and hands chat a Kysely typed to ChatDb.
 import type { ColumnType, Generated } from 'kysely';
-
-type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+import type { AccountTables } from '../src/accounts/account-tables.ts';
+import type { ChannelTables } from '../src/channels/channel-tables.ts';
+import type { NullableTimestamp } from '../src/db/column-types.ts';
+import type { LiveTables } from '../packager/live-tables.ts';
+import type { VodTables } from '../vod/vod-tables.ts';
 
 export type ChatAuditAction = 'delete' | 'timeout' | 'ban' | 'unban' | 'slow-mode' | 'moderator-add' | 'moderator-remove';
 
@@ -57,3 +61,6 @@ export interface ChatTables {
   chat_settings: ChatSettingsTable;
   chat_audit: ChatAuditTable;
 }
+
+/** What chat reads and writes: its own tables, user names, live sessions, and (for replay) VODs. */
+export type ChatDb = ChatTables & Pick<AccountTables, 'users'> & LiveTables & VodTables & ChannelTables;

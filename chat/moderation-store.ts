@@ -1,8 +1,7 @@
 // Moderators, bans and timeouts, slow mode and the audit trail in Postgres. Construct it on a
 // transaction to make an action and its audit row one commit.
 import { sql, type Kysely } from 'kysely';
-import type { DB } from '../src/db/schema.ts';
-import type { ChatAuditAction } from './chat-tables.ts';
+import type { ChatAuditAction, ChatDb } from './chat-tables.ts';
 
 export interface PostingState {
   /** An active ban (expiresAt null) or timeout. */
@@ -29,7 +28,7 @@ export interface AuditEntry {
 }
 
 export class ModerationStore {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(private readonly db: Kysely<ChatDb>) {}
 
   /** Everything a post is checked against, in one round trip. */
   async postingState(channelId: string, userId: string): Promise<PostingState> {

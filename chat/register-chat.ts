@@ -1,17 +1,18 @@
 // Everything chat adds to the HTTP app: the socket route, moderation and replay endpoints. main.ts
-// calls it inside buildApp's `extend` and closes the returned handle on shutdown.
+// calls it once buildApp has returned and closes the returned handle on shutdown.
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { Bus } from '../src/bus/bus.ts';
+import type { RateLimiter } from '../src/bus/rate-limiter.ts';
 import type { ChannelService } from '../src/channels/channel-service.ts';
-import type { DB } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
 import { chatReplayRoute } from './chat-replay-route.ts';
 import { ChatRooms } from './chat-rooms.ts';
 import { DEFAULT_LIMITS, ChatService, type ChatLimits, type LiveLookup } from './chat-service.ts';
 import { chatSocketRoute, type ChatSocketOptions } from './chat-socket-route.ts';
 import { moderationRoutes } from './moderation-routes.ts';
+import type { ChatDb } from './chat-tables.ts';
 
 export interface ChatOptions {
   limits: ChatLimits;
@@ -35,8 +36,9 @@ export const DEFAULT_CHAT_OPTIONS: ChatOptions = {
 };
 
 export interface ChatDeps {
-  db: Kysely<DB>;
+  db: Kysely<ChatDb>;
   bus: Bus;
+  limiter: RateLimiter;
   accounts: AccountService;
   channels: ChannelService;
   live: LiveLookup;
@@ -54,7 +56,7 @@ export interface ChatHandle {
 export async function registerChat(app: FastifyInstance, deps: ChatDeps): Promise<ChatHandle> {
   const options = { ...DEFAULT_CHAT_OPTIONS, ...deps.options };
   const log = deps.log.child({ mod: 'chat' });
-  const service = new ChatService({ db: deps.db, bus: deps.bus, live: deps.live, log, limits: options.limits });
+  const service = new ChatService({ db: deps.db, bus: deps.bus, limiter: deps.limiter, live: deps.live, log, limits: options.limits });
   const rooms = new ChatRooms({ bus: deps.bus, log, maxBufferedBytes: options.maxBufferedBytes, viewerIntervalMs: options.viewerIntervalMs, heartbeatMs: options.heartbeatMs });
   await app.register(chatSocketRoute, { service, rooms, accounts: deps.accounts, channels: deps.channels, log, flood: options.flood, maxSockets: options.maxSockets });
   await app.register(moderationRoutes, { prefix: '/api/v1/channels', service, accounts: deps.accounts, channels: deps.channels });

@@ -37,7 +37,7 @@ export interface WorkerOptions {
 export type ParentMessage =
   /** Sent with the accepted socket as the IPC handle. */
   | { t: 'connection'; connId: number }
-  | { t: 'publish-accepted'; connId: number; sessionId: string; token: string }
+  | { t: 'publish-accepted'; connId: number; publishId: string; token: string }
   | { t: 'publish-refused'; connId: number; reason: RefusalReason }
   | { t: 'kick'; connId: number }
   | { t: 'close' };

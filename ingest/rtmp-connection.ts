@@ -4,9 +4,9 @@
 // Keyless internal path: NMS would register a publisher's broadcast under `/live/<stream key>`
 // (RtmpSession.onConnect) and let anyone play that path. We never call onConnect: the publish
 // command only records the request and pauses the socket while the parent checks the key. When
-// the key is accepted the session is renamed to `/internal/<sessionId>` and its own fresh
+// the key is accepted the session is renamed to `/internal/<publishId>` and its own fresh
 // BroadcastServer is registered under that name before NMS's postPublish runs, so the key never
-// becomes a stream path, a URL or a log line. `play` is honoured only for `/internal/<sessionId>`
+// becomes a stream path, a URL or a log line. `play` is honoured only for `/internal/<publishId>`
 // with that session's random token, from loopback (or this host's own address).
 import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -14,6 +14,7 @@ import { redactStreamPath } from '../src/log.ts';
 import type { LogFields, LogLevel, UnpublishReason, WorkerMessage, WorkerOptions } from './ipc-protocol.ts';
 import { INTERNAL_APP, scrubSecrets } from './ipc-protocol.ts';
 import { MediaInfoCollector } from './media-info.ts';
+import { TimerSet } from './timer-set.ts';
 import type { NmsAvPacket, NmsBroadcast, NmsModules, NmsRtmpSession, NmsStreamRequest } from './nms-types.ts';
 
 // Before a publish is accepted every message is small (connect/createStream/publish are < 1 KiB);
@@ -26,7 +27,7 @@ const MAX_CHUNK_STREAMS = 32;
 const MAX_CHUNK_SIZE = 0x7fffffff; // RTMP: 31 bits; 0 would stall NMS's parser on NaN
 
 export interface LiveStream {
-  sessionId: string;
+  publishId: string;
   token: string;
   broadcast: NmsBroadcast;
 }
@@ -53,7 +54,7 @@ export class RtmpConnection {
   private closeReason: UnpublishReason = 'publisher-disconnected';
   private live: LiveStream | null = null;
   private media: MediaInfoCollector | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
   private readonly session: NmsRtmpSession;
   private readonly respondPublish: () => void;
   private readonly respondPlay: () => void;
@@ -89,7 +90,7 @@ export class RtmpConnection {
       alloc();
     };
 
-    this.after(deps.options.commandTimeoutMs, () => {
+    this.timers.after(deps.options.commandTimeoutMs, () => {
       if (this.state === 'idle') this.fail(new ProtocolError('no publish or play in time'), 'idle-timeout');
     });
     socket.on('timeout', () => this.fail(new ProtocolError('publisher sent nothing'), 'idle-timeout'));
@@ -100,25 +101,25 @@ export class RtmpConnection {
     return this.socket.remoteAddress ?? '';
   }
 
-  accept(sessionId: string, token: string): void {
+  accept(publishId: string, token: string): void {
     if (this.state !== 'verifying') return;
     const { nms } = this.deps;
-    const streamPath = `/${INTERNAL_APP}/${sessionId}`;
+    const streamPath = `/${INTERNAL_APP}/${publishId}`;
     const broadcast = new nms.BroadcastServer(streamPath);
     // NMS 4.4 holds a dropped publisher's slot for 30 s and hands it to a new publish of the same
     // path from the same address. Paths here are never reused, and a reconnect is a new publish
     // that passes the key check; the session manager decides whether it continues the session.
     broadcast.publishGraceMs = 0;
-    Object.assign(this.session, { streamApp: INTERNAL_APP, streamName: sessionId, streamPath, streamQuery: {}, broadcast });
+    Object.assign(this.session, { streamApp: INTERNAL_APP, streamName: publishId, streamPath, streamQuery: {}, broadcast });
     nms.Context.broadcasts.set(streamPath, broadcast);
-    this.live = { sessionId, token, broadcast };
-    this.deps.live.set(sessionId, this.live);
+    this.live = { publishId, token, broadcast };
+    this.deps.live.set(publishId, this.live);
     this.state = 'publishing';
     this.session.onPush();
     if (!this.session.isPublisher) return this.fail(new ProtocolError('NMS refused the internal publish'), 'protocol-error');
     this.respondPublish();
     this.media = new MediaInfoCollector();
-    this.after(this.deps.options.mediaInfoTimeoutMs, () => this.announce());
+    this.timers.after(this.deps.options.mediaInfoTimeoutMs, () => this.announce());
     this.socket.setTimeout(this.deps.options.publisherIdleMs);
     this.socket.resume();
   }
@@ -189,12 +190,12 @@ export class RtmpConnection {
     this.state = 'playing';
     Object.assign(this.session, {
       streamApp: INTERNAL_APP,
-      streamName: live.sessionId,
+      streamName: live.publishId,
       streamPath: live.broadcast.streamPath,
       streamQuery: {},
       broadcast: live.broadcast,
     });
-    this.clearTimers();
+    this.timers.clear();
     this.respondPlay();
     this.session.onPlay();
   }
@@ -237,13 +238,13 @@ export class RtmpConnection {
     // A paused socket never sees the client's FIN; and a client that never closes is cut off.
     this.socket.resume();
     this.socket.end();
-    this.after(2000, () => this.socket.destroy());
+    this.timers.after(2000, () => this.socket.destroy());
   }
 
   private onClose(): void {
-    this.clearTimers();
+    this.timers.clear();
     if (this.live) {
-      this.deps.live.delete(this.live.sessionId);
+      this.deps.live.delete(this.live.publishId);
       // Players would otherwise wait for a publisher that is never coming back: end the pull now.
       for (const player of this.live.broadcast.subscribers.values()) player.close();
     }
@@ -253,18 +254,6 @@ export class RtmpConnection {
     this.state = 'closing';
   }
 
-  private after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  private clearTimers(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
-  }
 }
 
 function isSameHost(socket: Socket): boolean {

@@ -4,7 +4,7 @@
 // can be crashed by one malformed packet. Accepted sockets are handed to the worker over IPC
 // (pauseOnConnect, so no byte is read here), which keeps the port stable across worker restarts.
 //
-// The packager pulls a publish from `internalUrl` = rtmp://127.0.0.1:PORT/internal/<sessionId>
+// The packager pulls a publish from `internalUrl` = rtmp://127.0.0.1:PORT/internal/<publishId>
 // ?token=<random>: no stream key in any URL or argv (see rtmp-connection.ts for how).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -13,6 +13,7 @@ import { redactStreamPath, type Logger } from '../src/log.ts';
 import { INTERNAL_APP, type RefusalReason, type UnpublishReason, type WorkerMessage } from './ipc-protocol.ts';
 import type { MediaInfo } from './media-info.ts';
 import { RefusalThrottle } from './refusal-throttle.ts';
+import { TimerSet } from './timer-set.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
 
 export type { MediaInfo, VideoInfo, AudioInfo, VideoCodec, AudioCodec } from './media-info.ts';
@@ -39,7 +40,7 @@ export interface RtmpIngestOptions {
 }
 
 export interface PublishEvent extends IngestChannel {
-  sessionId: string;
+  publishId: string;
   remoteAddress: string;
   /** Loopback RTMP URL for the packager's pull; carries a per-session token, never the key. */
   internalUrl: string;
@@ -48,7 +49,7 @@ export interface PublishEvent extends IngestChannel {
 }
 
 export interface UnpublishEvent extends IngestChannel {
-  sessionId: string;
+  publishId: string;
   reason: UnpublishReason;
   remoteAddress: string;
   startedAt: Date;
@@ -66,7 +67,7 @@ interface PublishAttempt {
   connId: number;
   remoteAddress: string;
   channel?: IngestChannel;
-  sessionId?: string;
+  publishId?: string;
   token?: string;
   startedAt?: Date;
   announced: boolean;
@@ -81,7 +82,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   private readonly attempts = new Map<number, PublishAttempt>();
   /** channelId → connId of its accepted publisher: one per channel, whatever key or path. */
   private readonly channelOwners = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new TimerSet();
   private readonly log: Logger;
   private nextConnId = 1;
   private closing = false;
@@ -135,7 +136,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
 
   async close(): Promise<void> {
     this.closing = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.worker.close();
     await closed;
@@ -168,13 +169,13 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       }
       case 'publish-started': {
         const attempt = this.attempts.get(message.connId);
-        if (!attempt?.channel || !attempt.sessionId || !attempt.token || !attempt.startedAt || attempt.announced) return;
+        if (!attempt?.channel || !attempt.publishId || !attempt.token || !attempt.startedAt || attempt.announced) return;
         attempt.announced = true;
         this.emitSafely('publish', {
           ...attempt.channel,
-          sessionId: attempt.sessionId,
+          publishId: attempt.publishId,
           remoteAddress: attempt.remoteAddress,
-          internalUrl: `rtmp://${loopbackHost(this.options.host)}:${this.port}/${INTERNAL_APP}/${attempt.sessionId}?token=${attempt.token}`,
+          internalUrl: `rtmp://${loopbackHost(this.options.host)}:${this.port}/${INTERNAL_APP}/${attempt.publishId}?token=${attempt.token}`,
           startedAt: attempt.startedAt,
           media: message.media,
         });
@@ -216,27 +217,27 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       const reason = refusal ?? 'bad-key';
       const delayMs = reason === 'bad-key' || reason === 'bad-app' ? this.throttle.fail(attempt.remoteAddress) : 0;
       this.log.warn({ ...fields, reason, delayMs, channelId: channel?.channelId }, 'rtmp publish refused');
-      this.after(delayMs, () => this.worker.send({ t: 'publish-refused', connId: attempt.connId, reason }));
+      this.timers.after(delayMs, () => this.worker.send({ t: 'publish-refused', connId: attempt.connId, reason }));
       return;
     }
     this.throttle.succeed(attempt.remoteAddress);
     attempt.channel = channel;
-    attempt.sessionId = randomUUID();
+    attempt.publishId = randomUUID();
     attempt.token = randomBytes(24).toString('base64url');
     attempt.startedAt = new Date();
     this.channelOwners.set(channel.channelId, attempt.connId);
-    this.log.info({ ...fields, channelId: channel.channelId, slug: channel.slug, sessionId: attempt.sessionId }, 'rtmp publish accepted');
-    this.worker.send({ t: 'publish-accepted', connId: attempt.connId, sessionId: attempt.sessionId, token: attempt.token });
+    this.log.info({ ...fields, channelId: channel.channelId, slug: channel.slug, publishId: attempt.publishId }, 'rtmp publish accepted');
+    this.worker.send({ t: 'publish-accepted', connId: attempt.connId, publishId: attempt.publishId, token: attempt.token });
   }
 
   private ended(attempt: PublishAttempt, reason: UnpublishReason, inBytes: number | null): void {
     this.attempts.delete(attempt.connId);
-    const { channel, sessionId, startedAt } = attempt;
-    if (!channel || !sessionId || !startedAt) return;
+    const { channel, publishId, startedAt } = attempt;
+    if (!channel || !publishId || !startedAt) return;
     if (this.channelOwners.get(channel.channelId) === attempt.connId) this.channelOwners.delete(channel.channelId);
     if (!attempt.announced) return;
-    this.log.info({ channelId: channel.channelId, sessionId, reason, inBytes }, 'rtmp publish ended');
-    this.emitSafely('unpublish', { ...channel, sessionId, reason, remoteAddress: attempt.remoteAddress, startedAt, endedAt: new Date(), inBytes });
+    this.log.info({ channelId: channel.channelId, publishId, reason, inBytes }, 'rtmp publish ended');
+    this.emitSafely('unpublish', { ...channel, publishId, reason, remoteAddress: attempt.remoteAddress, startedAt, endedAt: new Date(), inBytes });
   }
 
   /** A listener's exception is logged, never allowed to break the ingest's bookkeeping. */
@@ -248,14 +249,6 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     } catch (err) {
       this.log.error({ err, event }, 'ingest event listener failed');
     }
-  }
-
-  private after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
   }
 }
 

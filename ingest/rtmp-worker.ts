@@ -41,7 +41,7 @@ function main(): void {
         break;
       }
       case 'publish-accepted':
-        connections.get(message.connId)?.accept(message.sessionId, message.token);
+        connections.get(message.connId)?.accept(message.publishId, message.token);
         break;
       case 'publish-refused':
         connections.get(message.connId)?.refuse(REFUSALS[message.reason]);

@@ -3,7 +3,7 @@
 // Debian's ffmpeg 5.1 cannot demux Enhanced RTMP (HEVC, AV1 in FLV), so such streams are refused.
 import type { LiveConfig } from '../src/config.ts';
 import { buildFfmpegArgs, type RenditionOutput } from './ffmpeg-args.ts';
-import type { LadderPlan, PublishEvent } from './live-manager.ts';
+import type { LadderPlan, LiveSource } from './live-manager.ts';
 
 export class UnsupportedSourceError extends Error {
   constructor(message: string) {
@@ -16,7 +16,7 @@ export class UnsupportedSourceError extends Error {
 const FALLBACK = { width: 1280, height: 720, fps: 30 };
 const DECODABLE_VIDEO = new Set(['h264']);
 
-export function planLadder(live: LiveConfig, event: PublishEvent): LadderPlan {
+export function planLadder(live: LiveConfig, event: LiveSource): LadderPlan {
   const video = event.media.video;
   if (!video) throw new UnsupportedSourceError('The stream has no video track.');
   if (!DECODABLE_VIDEO.has(video.codec)) {

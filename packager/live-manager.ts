@@ -4,12 +4,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Bus } from '../src/bus/bus.ts';
-import type { DB, EndReason } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
-import { LiveSession, type LiveSessionOptions, type RenditionInfo } from './live-session.ts';
+import type { LiveTables } from './live-tables.ts';
+import { LiveSession, type LiveSessionOptions } from './live-session.ts';
+import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
-/** The part of the ingest's publish event the packager uses. */
-export interface PublishEvent {
+/** The stream a live session is made from: the part of the ingest's publish event the packager uses. */
+export interface LiveSource {
   channelId: string;
   slug: string;
   internalUrl: string;
@@ -30,7 +31,7 @@ export interface LadderPlan {
 }
 
 export interface LiveManagerOptions {
-  db: Kysely<DB>;
+  db: Kysely<LiveTables>;
   bus: Bus;
   log: Logger;
   mediaDir: string;
@@ -42,7 +43,7 @@ export interface LiveManagerOptions {
   maxDurationMs: number;
   maxRestarts: number;
   /** Plans the ladder for a source; the pure ffmpeg argument builder lives behind it. */
-  plan: (source: PublishEvent) => LadderPlan;
+  plan: (source: LiveSource) => LadderPlan;
 }
 
 export class LiveManager {
@@ -71,7 +72,7 @@ export class LiveManager {
     return rows.length;
   }
 
-  async onPublish(event: PublishEvent): Promise<void> {
+  async onPublish(event: LiveSource): Promise<void> {
     if (this.closing) return this.ingest?.kick(event.channelId);
     const existing = this.byChannel.get(event.channelId);
     if (existing && !existing.ended) {

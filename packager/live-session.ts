@@ -3,23 +3,13 @@
 // too many failures in a row end the session with 'ffmpeg-failed'.
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { EndReason } from '../src/db/schema.ts';
 import type { Logger } from '../src/log.ts';
 import { FfmpegRun, type FfmpegExit } from './ffmpeg-run.ts';
 import { renderMasterPlaylist } from './master-playlist.ts';
 import { lastMsnAndPart, renderMediaPlaylist } from './ll-hls-playlist.ts';
 import { RenditionPackager, type MediaFragment, type SegmentEvent } from './rendition-packager.ts';
 import { StreamHealth } from './stream-health.ts';
-
-export interface RenditionInfo {
-  name: string;
-  width: number;
-  height: number;
-  frameRate: number;
-  /** bits per second, for BANDWIDTH */
-  bandwidth: number;
-  passthrough: boolean;
-}
+import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
 export interface LiveSessionOptions {
   id: string;

@@ -1,43 +1,50 @@
 // The only file that knows the whole graph: it builds every component from the configuration,
 // hands each its dependencies, and closes them in reverse order on shutdown.
 import { mkdir } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
+import type { ChatDb, ChatTables } from '../chat/chat-tables.ts';
 import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
-import { registerRecording, type Recording } from '../packager/register-recording.ts';
-import { StorageQuota } from '../packager/storage-quota.ts';
+import type { LiveTables } from '../packager/live-tables.ts';
+import { registerVod, type VodHandle } from '../vod/register-vod.ts';
+import { StorageQuota } from '../vod/storage-quota.ts';
+import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
-import { AccountService } from './accounts/account-service.ts';
-import { createBus } from './bus/create-bus.ts';
-import type { Bus } from './bus/bus.ts';
+import { AccountService, type AccountDb } from './accounts/account-service.ts';
+import type { AccountTables } from './accounts/account-tables.ts';
+import type { BusBackend } from './bus/create-bus.ts';
 import { ChannelService } from './channels/channel-service.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase, type Database } from './db/database.ts';
-import { migrate } from './db/migrate.ts';
+import type { ChannelTables } from './channels/channel-tables.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import type { MigrationTables } from './db/migrate.ts';
+import { narrow } from './db/narrow.ts';
 import { buildApp } from './http/app.ts';
-import { hlsRoutes } from './http/routes/hls-routes.ts';
-import { liveRoutes, liveStatus } from './http/routes/live-routes.ts';
-import { ViewerCounter } from './http/viewer-counter.ts';
+import { liveStatus } from '../packager/live-routes.ts';
+import { registerLive } from '../packager/register-live.ts';
+import { ViewerCounter } from '../packager/viewer-counter.ts';
 import { createLogger, logDestination, type Logger } from './log.ts';
+import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
-import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
+
+/** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
+export type AppTables = MigrationTables & AccountTables & ChannelTables & LiveTables & VodTables & ChatTables;
 
 export interface Server {
   config: Config;
   app: FastifyInstance;
-  database: Database;
-  bus: Bus;
+  database: Database<AppTables>;
+  bus: BusBackend;
   storage: Storage;
   accounts: AccountService;
   channels: ChannelService;
   live: LiveManager;
   ingest: RtmpIngest;
   chat: ChatHandle;
-  recording: Recording;
+  recording: VodHandle;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -45,34 +52,25 @@ export interface Server {
 
 export async function createServer(config: Config, log: Logger): Promise<Server> {
   const closers: Array<() => Promise<void>> = [];
-  const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((err) => log.error({ err }, 'error while closing'));
-  };
+  const closeAll = () => closeInReverse(closers, log);
   try {
     await mkdir(config.dataDir, { recursive: true });
     const keys = deriveKeys(await loadServerSecret(config.secretKey, config.dataDir));
+    const { database, bus, storage } = await openServices<AppTables>(config, log, closers);
 
-    const database = await openDatabase(config, log.child({ mod: 'db' }));
-    closers.push(() => database.close());
-    await migrate(database, log.child({ mod: 'migrate' }));
-
-    const bus = createBus(config, log.child({ mod: 'bus' }));
-    closers.push(() => bus.close());
-    const storage = createStorage(config);
-    closers.push(() => storage.close());
-
-    const channels = new ChannelService({ db: database.db, keys, log: log.child({ mod: 'channels' }) });
+    const db = narrow(database.db);
+    const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
     const accounts = new AccountService({
-      db: database.db,
-      bus,
+      db: db.to<AccountDb>(),
+      limiter: bus,
       jwtKey: keys.jwt,
       log: log.child({ mod: 'accounts' }),
       loginLimit: { attempts: config.loginRateLimit, windowS: config.loginRateWindowS },
-      createChannel: (trx, user) => channels.create(trx, user),
+      createChannel: (trx, user) => channels.create(narrow(trx).to<ChannelTables>(), user),
     });
 
     const live = new LiveManager({
-      db: database.db,
+      db: db.to<LiveTables>(),
       bus,
       log: log.child({ mod: 'live' }),
       mediaDir: config.mediaDir,
@@ -88,7 +86,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     await live.recoverInterrupted();
     closers.push(() => live.close());
 
-    const quota = new StorageQuota(database.db, config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
+    const quota = new StorageQuota(db.to<VodDb>(), config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
     quota.watch(live);
     closers.push(async () => quota.close());
 
@@ -110,8 +108,6 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     closers.push(() => ingest.close());
 
     const viewers = new ViewerCounter();
-    let chat: ChatHandle | undefined;
-    let recording: Recording | undefined;
     const app = await buildApp({
       log,
       accounts,
@@ -121,42 +117,33 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
       liveInfo: async (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
-      extend: async (app) => {
-        await app.register(hlsRoutes, { prefix: '/hls', mediaDir: config.mediaDir, session: (id) => live.session(id), viewers });
-        await app.register(liveRoutes, {
-          prefix: '/api/v1',
-          accounts,
-          channels,
-          live: () => live.live(),
-          liveSession: (id) => live.liveSession(id),
-          viewers,
-          publicUrl: config.publicUrl,
-        });
-        chat = await registerChat(app, {
-          db: database.db,
-          bus,
-          accounts,
-          channels,
-          live: { liveSession: (channelId) => live.liveSession(channelId) },
-          log,
-          options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
-        });
-        closers.push(() => chat!.close());
-        recording = await registerRecording({
-          app,
-          db: database.db,
-          bus,
-          storage,
-          config,
-          log,
-          keys,
-          accounts,
-          archive: config.archiver === 'in-process',
-        });
-        closers.push(() => recording!.close());
-        await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl, thumbnails: { channels, liveSession: (id) => live.liveSession(id), mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath } });
-      },
     });
+    // Each room registers its routes and returns what to close; they close in reverse, after the app.
+    const liveRoom = await registerLive(app, { live, accounts, channels, viewers, mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath, publicUrl: config.publicUrl });
+    closers.push(() => liveRoom.close());
+    const chat = await registerChat(app, {
+      db: db.to<ChatDb>(),
+      bus,
+      limiter: bus,
+      accounts,
+      channels,
+      live: { liveSession: (channelId) => live.liveSession(channelId) },
+      log,
+      options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
+    });
+    closers.push(() => chat.close());
+    const recording = await registerVod(app, {
+      db: db.to<VodDb>(),
+      bus,
+      storage,
+      config,
+      log,
+      keys,
+      accounts,
+      archive: config.archiver === 'in-process',
+    });
+    closers.push(() => recording.close());
+    await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
     closers.push(() => app.close());
 
     return {
@@ -169,8 +156,8 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       channels,
       live,
       ingest,
-      chat: chat!,
-      recording: recording!,
+      chat,
+      recording,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();
@@ -186,16 +173,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`spillway: configuration error: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit('spillway');
   const log = createLogger(config.logLevel, logDestination(process.stdout));
   const server = await createServer(config, log);
   const url = await server.listen();
@@ -203,32 +181,7 @@ async function main(): Promise<void> {
     { url, rtmp: `rtmp://${config.host}:${server.ingest.port}/live`, database: server.database.kind, storage: config.s3 ? 's3' : 'local', bus: config.redisUrl ? 'redis' : 'memory' },
     'spillway is up',
   );
-
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(1);
-    }, 15_000);
-    force.unref();
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  stopOnSignals(log, () => server.close(), { forceMs: 15_000 });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err) => {
-    process.stderr.write(`spillway: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+runIfEntry(import.meta.url, 'spillway', main);

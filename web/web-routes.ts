@@ -1,20 +1,17 @@
 // Serves the browser UI: hashed, immutable assets from web/dist/assets and the app shell (with
-// strict security headers) for every page path. The live thumbnail route, which only the home page
-// uses, is registered here too. A missing build is reported, not fatal: the pages then say how to
-// build them.
+// strict security headers) for every page path. A missing build is reported, not fatal: the pages
+// then say how to build them.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { liveThumbnailRoute, type LiveThumbnailOptions } from '../src/http/routes/live-thumbnail-route.ts';
 
 export interface WebRoutesOptions {
   /** PUBLIC_URL: playback URLs point there. */
   publicUrl: string;
   /** CDN_URL: VOD media and pictures may come from there. */
   cdnUrl: string | null;
-  thumbnails: LiveThumbnailOptions;
   /** The build output; web/dist by default. */
   distDir?: string;
 }
@@ -64,8 +61,6 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, opts)
   const assetsDir = path.join(distDir, 'assets');
   const built = await stat(path.join(distDir, 'index.html')).then(() => true, () => false);
   if (!built) app.log.warn({ distDir }, BUILD_HINT);
-
-  await app.register(liveThumbnailRoute, { prefix: '/api/v1/channels', ...opts.thumbnails });
 
   if (built) {
     await app.register(fastifyStatic, {

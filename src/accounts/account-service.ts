@@ -1,10 +1,11 @@
 // Registration, login, refresh-token rotation with family revocation, logout and account deletion.
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Bus } from '../bus/bus.ts';
-import type { DB } from '../db/schema.ts';
+import type { RateLimiter } from '../bus/rate-limiter.ts';
+import type { ChannelTables } from '../channels/channel-tables.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { AccountTables } from './account-tables.ts';
 import { burnPasswordCheck, hashPassword, verifyPassword } from './passwords.ts';
 import { ACCESS_TOKEN_TTL_S, REFRESH_TOKEN_TTL_S, hashToken, newRefreshToken, signAccessToken, verifyAccessToken } from './tokens.ts';
 
@@ -22,14 +23,17 @@ export interface Session {
   refreshToken: string;
 }
 
+/** Signing up creates the user's channel in the same transaction, so that table is in reach too. */
+export type AccountDb = AccountTables & ChannelTables;
+
 export interface AccountServiceDeps {
-  db: Kysely<DB>;
-  bus: Bus;
+  db: Kysely<AccountDb>;
+  limiter: RateLimiter;
   jwtKey: Buffer;
   log: Logger;
   loginLimit: { attempts: number; windowS: number };
   /** Called inside the registration transaction to create the user's channel. */
-  createChannel: (trx: Kysely<DB>, user: { id: string; username: string }) => Promise<void>;
+  createChannel: (trx: Kysely<AccountDb>, user: { id: string; username: string }) => Promise<void>;
 }
 
 // Names that would collide with the web UI's or the API's own paths, or confuse viewers.
@@ -64,11 +68,11 @@ export class AccountService {
   }
 
   async login(input: { username: string; password: string; ip: string }): Promise<Session> {
-    const { db, bus, loginLimit } = this.deps;
+    const { db, limiter, loginLimit } = this.deps;
     const spec = { capacity: loginLimit.attempts, refillPerSecond: loginLimit.attempts / loginLimit.windowS };
     const accountKey = `login:account:${input.username.toLowerCase()}`;
     for (const key of [`login:ip:${input.ip}`, accountKey]) {
-      const result = await bus.take(key, spec);
+      const result = await limiter.take(key, spec);
       if (!result.allowed) {
         throw new AppError('RATE_LIMITED', 'Too many sign-in attempts; try again later.', { retryAfterMs: result.retryAfterMs });
       }
@@ -86,7 +90,7 @@ export class AccountService {
       this.deps.log.info({ userId: row.id, ip: input.ip }, 'login failed: wrong password');
       throw new AppError('INVALID_CREDENTIALS');
     }
-    await bus.resetBucket(accountKey);
+    await limiter.resetBucket(accountKey);
     return this.startSession(toPublicUser(row));
   }
 

@@ -1,7 +1,9 @@
 // The in-process bus for a single node. Messages are copied through JSON, as Redis would, so a
 // subscriber that mutates a message cannot affect another, and code behaves the same on both.
 // No timers: TTLs and refills are computed from the clock when a key is touched.
-import type { BucketSpec, Bus, TakeResult, Unsubscribe } from './bus.ts';
+import type { Bus, Unsubscribe } from './bus.ts';
+import type { SharedCounters } from './counters.ts';
+import type { BucketSpec, RateLimiter, TakeResult } from './rate-limiter.ts';
 
 type Handler = (message: unknown) => void;
 
@@ -21,7 +23,7 @@ interface Bucket {
 // long-running node does not keep one entry per IP address it has ever rate-limited.
 const SWEEP_INTERVAL_MS = 60_000;
 
-export class MemoryBus implements Bus {
+export class MemoryBus implements Bus, SharedCounters, RateLimiter {
   private readonly topics = new Map<string, Set<Handler>>();
   private readonly counters = new Map<string, Counter>();
   private readonly buckets = new Map<string, Bucket>();

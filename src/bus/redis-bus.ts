@@ -1,7 +1,9 @@
 // The bus across nodes: Redis pub/sub for messages, plain keys for counters and a Lua script for
 // token buckets, so a rate limit holds however many nodes a user's requests land on.
 import { Redis } from 'ioredis';
-import type { BucketSpec, Bus, TakeResult, Unsubscribe } from './bus.ts';
+import type { Bus, Unsubscribe } from './bus.ts';
+import type { SharedCounters } from './counters.ts';
+import type { BucketSpec, RateLimiter, TakeResult } from './rate-limiter.ts';
 import { checkInteger, checkTake, toJson } from './memory-bus.ts';
 
 type Handler = (message: unknown) => void;
@@ -55,7 +57,7 @@ export interface RedisBusOptions {
   connectTimeoutMs?: number;
 }
 
-export class RedisBus implements Bus {
+export class RedisBus implements Bus, SharedCounters, RateLimiter {
   private readonly commands: Redis & BusCommands;
   private subscriber: Redis | null = null;
   private readonly topics = new Map<string, Topic>();

@@ -1,11 +1,11 @@
 // Channels: one per user, slug = username. Owns the stream key's whole life: made with the
 // channel, shown to the owner, rotated on demand, and verified for the ingest.
 import type { Kysely, Selectable } from 'kysely';
-import type { ChannelsTable, DB } from '../db/schema.ts';
 import { AppError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ServerKeys } from '../secrets.ts';
 import { cleanText } from '../text/clean-text.ts';
+import type { ChannelTables, ChannelsTable } from './channel-tables.ts';
 import { STREAM_KEY_PATTERN, decryptStreamKey, encryptStreamKey, generateStreamKey, streamKeyHash } from './stream-key.ts';
 
 export interface Channel {
@@ -18,7 +18,7 @@ export interface Channel {
 }
 
 export interface ChannelServiceDeps {
-  db: Kysely<DB>;
+  db: Kysely<ChannelTables>;
   keys: ServerKeys;
   log: Logger;
 }
@@ -31,7 +31,7 @@ export class ChannelService {
   constructor(private readonly deps: ChannelServiceDeps) {}
 
   /** Creates a user's channel; called inside the registration transaction. */
-  async create(trx: Kysely<DB>, owner: { id: string; username: string }): Promise<void> {
+  async create(trx: Kysely<ChannelTables>, owner: { id: string; username: string }): Promise<void> {
     const key = generateStreamKey();
     await trx
       .insertInto('channels')

@@ -6,13 +6,14 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../log.ts';
 import { PglitePool } from './pglite-pool.ts';
-import type { DB } from './schema.ts';
+import type { MigrationTables } from './migrate.ts';
 
-export interface Database {
+/** T is the whole schema, which only main.ts knows; each room gets a narrowed view (see narrow.ts). */
+export interface Database<T = MigrationTables> {
   readonly kind: 'postgres' | 'pglite';
-  readonly db: Kysely<DB>;
+  readonly db: Kysely<T>;
   /** Runs a multi-statement SQL script in one transaction, calling `after` inside it. */
-  execScript(script: string, after: (trx: Kysely<DB>) => Promise<void>): Promise<void>;
+  execScript(script: string, after: (trx: Kysely<T>) => Promise<void>): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -25,10 +26,10 @@ const pgTypes = {
   },
 };
 
-export async function openPostgres(url: string, log: Logger): Promise<Database> {
+export async function openPostgres<T = MigrationTables>(url: string, log: Logger): Promise<Database<T>> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, types: pgTypes });
   pool.on('error', (err) => log.error({ err }, 'idle postgres connection failed'));
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind: 'postgres',
     db,
@@ -44,13 +45,13 @@ export async function openPostgres(url: string, log: Logger): Promise<Database> 
   };
 }
 
-export async function openPglite(dataDir: string): Promise<Database> {
+export async function openPglite<T = MigrationTables>(dataDir: string): Promise<Database<T>> {
   const { PGlite } = await import('@electric-sql/pglite');
   const dir = path.join(dataDir, 'pglite');
   await mkdir(dir, { recursive: true });
   const pglite = await PGlite.create(dir);
   const pool = new PglitePool(pglite);
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
+  const db = new Kysely<T>({ dialect: new PostgresDialect({ pool: pool as unknown as pg.Pool }) });
   return {
     kind: 'pglite',
     db,
@@ -59,7 +60,7 @@ export async function openPglite(dataDir: string): Promise<Database> {
       const client = await pool.connect();
       try {
         await pglite.exec(`BEGIN;\n${script}`);
-        const trxDb = new Kysely<DB>({ dialect: new PostgresDialect({ pool: { connect: async () => ({ query: client.query, release() {} }), end: async () => {} } as unknown as pg.Pool }) });
+        const trxDb = new Kysely<T>({ dialect: new PostgresDialect({ pool: { connect: async () => ({ query: client.query, release() {} }), end: async () => {} } as unknown as pg.Pool }) });
         await after(trxDb);
         await pglite.exec('COMMIT');
       } catch (err) {
@@ -77,6 +78,6 @@ export async function openPglite(dataDir: string): Promise<Database> {
   };
 }
 
-export function openDatabase(opts: { databaseUrl: string | null; dataDir: string }, log: Logger): Promise<Database> {
-  return opts.databaseUrl ? openPostgres(opts.databaseUrl, log) : openPglite(opts.dataDir);
+export function openDatabase<T = MigrationTables>(opts: { databaseUrl: string | null; dataDir: string }, log: Logger): Promise<Database<T>> {
+  return opts.databaseUrl ? openPostgres<T>(opts.databaseUrl, log) : openPglite<T>(opts.dataDir);
 }

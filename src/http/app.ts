@@ -22,8 +22,6 @@ export interface AppDeps {
   publicUrl: string;
   trustProxy: boolean;
   liveInfo?: ChannelRoutesOptions['liveInfo'];
-  /** Further route plugins (live, chat, VODs, web UI) registered by main.ts as they exist. */
-  extend?: (app: FastifyInstance) => Promise<void>;
 }
 
 export const API_BODY_LIMIT = 16 * 1024;
@@ -68,6 +66,5 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     liveInfo: deps.liveInfo,
   });
-  if (deps.extend) await deps.extend(app);
   return app;
 }

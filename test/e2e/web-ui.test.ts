@@ -311,7 +311,6 @@ t.test('pages carry security headers; a missing build is explained, not a crash'
     publicUrl: '',
     cdnUrl: null,
     distDir: path.join(server.dataDir, 'no-dist'),
-    thumbnails: { channels: { bySlug: async () => null }, liveSession: () => null, mediaDir: server.dataDir, ffmpegPath: 'ffmpeg' },
   });
   const unbuilt = await bare.inject({ url: '/' });
   t.equal(unbuilt.statusCode, 503, 'without a build the pages answer 503');

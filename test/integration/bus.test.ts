@@ -3,7 +3,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { Redis } from 'ioredis';
-import type { Bus } from '../../src/bus/bus.ts';
+import type { BusBackend } from '../../src/bus/create-bus.ts';
 import { MemoryBus } from '../../src/bus/memory-bus.ts';
 import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { TEST_REDIS_URL, uniquePrefix } from '../helpers/services.ts';
@@ -115,7 +115,7 @@ async function startRelay() {
   return { url: url.toString(), cut, restore: open, hold, release };
 }
 
-function contract(name: string, make: (t: Teardown, errors: Error[]) => Bus) {
+function contract(name: string, make: (t: Teardown, errors: Error[]) => BusBackend) {
   t.test(`${name} bus contract`, async (t) => {
     t.test('every subscriber gets every message, in publish order', async (t) => {
       const bus = make(t, []);

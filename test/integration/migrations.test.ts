@@ -3,15 +3,16 @@ import path from 'node:path';
 import t from 'tap';
 import { sql } from 'kysely';
 import { openPglite, openPostgres, type Database } from '../../src/db/database.ts';
+import type { AppTables } from '../../src/main.ts';
 import { listMigrations, migrate } from '../../src/db/migrate.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase, tempDir } from '../helpers/services.ts';
 
 const log = createLogger('silent');
 
-const backends: Array<[string, (t: { teardown(fn: () => unknown): void }) => Promise<Database>]> = [
-  ['postgres', async (t) => openPostgres(await createTestDatabase(t), log)],
-  ['pglite', async (t) => openPglite(await tempDir(t, 'pglite'))],
+const backends: Array<[string, (t: { teardown(fn: () => unknown): void }) => Promise<Database<AppTables>>]> = [
+  ['postgres', async (t) => openPostgres<AppTables>(await createTestDatabase(t), log)],
+  ['pglite', async (t) => openPglite<AppTables>(await tempDir(t, 'pglite'))],
 ];
 
 for (const [name, open] of backends) {
@@ -52,11 +53,11 @@ for (const [name, open] of backends) {
 
 t.test('pglite keeps its data across restarts', async (t) => {
   const dir = await tempDir(t, 'pglite');
-  const first = await openPglite(dir);
+  const first = await openPglite<AppTables>(dir);
   await migrate(first, log);
   await first.db.insertInto('users').values({ username: 'persist', email: 'p@example.test', password_hash: 'x' }).execute();
   await first.close();
-  const second = await openPglite(dir);
+  const second = await openPglite<AppTables>(dir);
   t.teardown(() => second.close());
   t.same(await migrate(second, log), [], 'nothing re-applied');
   const row = await second.db.selectFrom('users').select('username').executeTakeFirst();

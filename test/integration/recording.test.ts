@@ -255,7 +255,7 @@ t.test('kill -9 of the server mid-stream: the VOD is finalised from what reached
   const base = `http://127.0.0.1:${port}`;
   const up = () => until(() => fetch(`${base}/healthz`).then((r) => r.ok, () => false), 'the server to answer', 30_000, 100);
   let server = start('src/main.ts');
-  let archiver = start('packager/archiver-main.ts');
+  let archiver = start('vod/archiver-main.ts');
   await up();
   const reg = await (await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'carol', email: 'carol@example.test', password: 'correct horse battery' }) })).json();
   const key = (await (await fetch(`${base}/api/v1/channels/carol/stream-key`, { headers: { authorization: `Bearer ${reg.accessToken}` } })).json()).streamKey;
@@ -294,7 +294,7 @@ t.test('kill -9 of the server mid-stream: the VOD is finalised from what reached
   t.ok(newest >= 10, `the packager had written up to seg-${newest} when it was killed`);
 
   server = start('src/main.ts');
-  archiver = start('packager/archiver-main.ts');
+  archiver = start('vod/archiver-main.ts');
   await up();
   const vod = await until(async () => {
     const r = await db.query(`select v.id, v.status, v.duration_s, s.end_reason from vods v join live_sessions s on s.id = v.live_session_id`);

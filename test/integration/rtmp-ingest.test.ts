@@ -195,13 +195,13 @@ t.test('a good key publishes; internalUrl carries no key and ffprobe reads it; u
 
   t.equal(await encoder.exited, 0, 'ffmpeg published to the end');
   await waitFor(() => unpublished.length === 1, 5000, 'unpublish event');
-  t.match(unpublished[0], { channelId: 'chan-alice', sessionId: event.sessionId, reason: 'unpublished' }, 'ffmpeg ending its input says so with deleteStream');
+  t.match(unpublished[0], { channelId: 'chan-alice', publishId: event.publishId, reason: 'unpublished' }, 'ffmpeg ending its input says so with deleteStream');
   t.ok((unpublished[0]?.inBytes ?? 0) > 100_000, 'bytes counted');
 
   // The encoder reconnects: a normal publish with a new session; continuing the live session is the session manager's call.
   publish(t, `rtmp://127.0.0.1:${ingest.port}/live/${key}`, 30);
   await waitFor(() => published.length === 2, 10_000, 'publish after reconnect');
-  t.not(published[1]?.sessionId, event.sessionId);
+  t.not(published[1]?.publishId, event.publishId);
   t.equal(published[1]?.channelId, 'chan-alice');
   t.notOk(logs().includes(key), 'no log line contains the key');
 });
@@ -365,7 +365,7 @@ t.test('kick drops the channel\'s publisher', async (t) => {
   ingest.kick('chan-nobody');
   ingest.kick('chan-alice');
   await waitFor(() => unpublished.length === 1, 5000, 'unpublish after the kick');
-  t.match(unpublished[0], { channelId: 'chan-alice', sessionId: published[0]?.sessionId, reason: 'kicked' });
+  t.match(unpublished[0], { channelId: 'chan-alice', publishId: published[0]?.publishId, reason: 'kicked' });
   t.not(await encoder.exited, 0, 'the encoder was disconnected');
 });
 

@@ -2,7 +2,7 @@
 // server has the type, it is imported (type-only: nothing of the server reaches the bundle).
 import type { Static } from 'typebox';
 import type { IngestHealth as MeasuredHealth } from '../../packager/stream-health.ts';
-import type { VodBody } from '../../src/http/routes/vod-routes.ts';
+import type { VodBody } from '../../vod/vod-routes.ts';
 export interface LiveEntry {
   slug: string;
   title: string;

@@ -5,8 +5,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execFfmpeg } from './ffmpeg-exec.ts';
-import type { RenditionInfo } from './live-session.ts';
+import { execFfmpeg } from '../packager/ffmpeg-exec.ts';
+import type { RenditionInfo } from '../packager/stream-defs.ts';
 
 export interface TimedSegment {
   msn: number;

@@ -7,12 +7,12 @@ import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { decideReload, parseReloadQuery } from '../../../packager/blocking-reload.ts';
-import type { LiveSession } from '../../../packager/live-session.ts';
-import type { RenditionPackager } from '../../../packager/rendition-packager.ts';
-import { AppError } from '../../errors.ts';
-import { guessContentType } from '../../storage/content-type.ts';
-import type { ViewerCounter } from '../viewer-counter.ts';
+import { decideReload, parseReloadQuery } from './blocking-reload.ts';
+import type { LiveSession } from './live-session.ts';
+import type { RenditionPackager } from './rendition-packager.ts';
+import { AppError } from '../src/errors.ts';
+import { guessContentType } from '../src/storage/content-type.ts';
+import type { ViewerCounter } from './viewer-counter.ts';
 
 export interface HlsRoutesOptions {
   mediaDir: string;

@@ -1,6 +1,6 @@
 // What the archiver needs to know about finished fMP4 files: an init section's codecs and timescale,
 // and a segment's exact duration summed from its fragments (never guessed from the target).
-import { Fmp4Reader } from './fmp4-reader.ts';
+import { Fmp4Reader } from '../packager/fmp4-reader.ts';
 
 export interface InitFileInfo {
   /** the HLS CODECS attribute */

@@ -5,16 +5,16 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
 import { Type } from 'typebox';
-import type { VodUrlSigner } from '../../../packager/vod-url-signer.ts';
-import type { AccountService, PublicUser } from '../../accounts/account-service.ts';
-import type { DB } from '../../db/schema.ts';
-import { AppError } from '../../errors.ts';
-import type { Storage } from '../../storage/storage.ts';
-import { bearerToken } from '../auth-hook.ts';
-import { Slug, errors } from '../schemas.ts';
+import type { VodUrlSigner } from './vod-url-signer.ts';
+import type { AccountService } from '../src/accounts/account-service.ts';
+import { findVisibleVod, viewerOf, vodQuery, type VodRow } from './vod-query.ts';
+import type { VodDb } from './vod-tables.ts';
+import { AppError } from '../src/errors.ts';
+import type { Storage } from '../src/storage/storage.ts';
+import { Slug, errors } from '../src/http/schemas.ts';
 
 export interface VodRoutesOptions {
-  db: Kysely<DB>;
+  db: Kysely<VodDb>;
   storage: Storage;
   accounts: AccountService;
   signer: VodUrlSigner;
@@ -39,33 +39,6 @@ export const VodBody = Type.Object({
   previewTrackUrl: Type.Union([Type.String(), Type.Null()]),
   playbackUrl: Type.Union([Type.String(), Type.Null()]),
 });
-
-function vodQuery(db: Kysely<DB>) {
-  return db
-    .selectFrom('vods')
-    .innerJoin('channels', 'channels.id', 'vods.channel_id')
-    .selectAll('vods')
-    .select(['channels.slug', 'channels.title as channel_title', 'channels.owner_id'])
-    .where('vods.deleted_at', 'is', null);
-}
-type VodRow = NonNullable<Awaited<ReturnType<ReturnType<typeof vodQuery>['executeTakeFirst']>>>;
-
-/** The signed-in user when a token is sent; anonymous otherwise (a bad token is still an error). */
-async function viewerOf(accounts: AccountService, request: FastifyRequest): Promise<PublicUser | null> {
-  const token = bearerToken(request);
-  return token === null ? null : accounts.authenticate(token);
-}
-
-/** The VOD if the request's viewer may see it (private ones only their owner); a 4xx AppError otherwise. */
-export async function findVisibleVod(db: Kysely<DB>, accounts: AccountService, request: FastifyRequest, id: string) {
-  const vod = await vodQuery(db).where('vods.id', '=', id).executeTakeFirst();
-  if (!vod) throw new AppError('NOT_FOUND', 'No such VOD.');
-  const viewer = await viewerOf(accounts, request);
-  if (vod.visibility === 'private' && vod.owner_id !== viewer?.id) {
-    throw viewer ? new AppError('FORBIDDEN', 'This VOD is private.') : new AppError('UNAUTHENTICATED', 'This VOD is private; sign in as its owner.');
-  }
-  return { vod, viewer };
-}
 
 export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, opts) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();

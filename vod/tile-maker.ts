@@ -37,13 +37,13 @@ export class TileMaker {
     if (!this.wants(source.start, source.duration)) return;
     this.queue.push(source);
     if (this.queue.length > MAX_QUEUED) this.queue.shift();
-    if (this.queue.length >= TILE_BATCH) this.kick(false);
+    if (this.queue.length >= TILE_BATCH) this.startBatch(false);
   }
 
   /** Makes every queued tile, a last partial batch included. */
   async flush(): Promise<void> {
     while (this.running || (this.queue.length > 0 && !this.closed)) {
-      this.kick(true);
+      this.startBatch(true);
       await this.running;
     }
   }
@@ -54,7 +54,7 @@ export class TileMaker {
     await this.running;
   }
 
-  private kick(partial: boolean): void {
+  private startBatch(partial: boolean): void {
     if (this.running || this.closed) return;
     this.running = this.loop(partial).finally(() => (this.running = null));
   }

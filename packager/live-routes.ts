@@ -3,13 +3,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { LiveSession } from '../../../packager/live-session.ts';
-import type { AccountService } from '../../accounts/account-service.ts';
-import type { Channel, ChannelService } from '../../channels/channel-service.ts';
-import { AppError } from '../../errors.ts';
-import { currentUser, requireUser } from '../auth-hook.ts';
-import { Slug, errors } from '../schemas.ts';
-import type { ViewerCounter } from '../viewer-counter.ts';
+import type { LiveSession } from './live-session.ts';
+import type { AccountService } from '../src/accounts/account-service.ts';
+import type { Channel, ChannelService } from '../src/channels/channel-service.ts';
+import { AppError } from '../src/errors.ts';
+import { currentUser, requireUser } from '../src/http/auth-hook.ts';
+import { Slug, errors } from '../src/http/schemas.ts';
+import type { ViewerCounter } from './viewer-counter.ts';
 
 export interface LiveRoutesOptions {
   accounts: AccountService;

@@ -6,11 +6,11 @@ import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { execFfmpeg } from '../../../packager/ffmpeg-exec.ts';
-import type { LiveSession } from '../../../packager/live-session.ts';
-import type { Channel } from '../../channels/channel-service.ts';
-import { AppError } from '../../errors.ts';
-import { Slug, errors } from '../schemas.ts';
+import { execFfmpeg } from './ffmpeg-exec.ts';
+import type { LiveSession } from './live-session.ts';
+import type { Channel } from '../src/channels/channel-service.ts';
+import { AppError } from '../src/errors.ts';
+import { Slug, errors } from '../src/http/schemas.ts';
 
 export interface LiveThumbnailOptions {
   channels: { bySlug(slug: string): Promise<Channel | null> };

@@ -3,9 +3,9 @@
 // (in the server or in its own process) carries on where the last one stopped.
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Selectable } from 'kysely';
-import type { DB } from '../src/db/schema.ts';
-import type { VodRendition, VodUploadsTable, VodsTable } from './recording-tables.ts';
-import type { RenditionInfo } from './live-session.ts';
+import type { VodDb } from './vod-tables.ts';
+import type { VodRendition, VodUploadsTable, VodsTable } from './vod-tables.ts';
+import type { RenditionInfo } from '../packager/stream-defs.ts';
 
 export type Vod = Selectable<VodsTable>;
 export type JournalRow = Selectable<VodUploadsTable>;
@@ -18,7 +18,7 @@ export interface RecordedSession {
 }
 
 export class VodStore {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(private readonly db: Kysely<VodDb>) {}
 
   /** The session's VOD, created on first sight; null when no such live session exists. */
   async ensureVod(sessionId: string): Promise<RecordedSession | null> {

@@ -6,16 +6,16 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
-import { IMMUTABLE } from '../../../packager/rendition-recorder.ts';
-import type { VodUrlSigner } from '../../../packager/vod-url-signer.ts';
-import type { DB } from '../../db/schema.ts';
-import { AppError } from '../../errors.ts';
-import { absoluteRange, parseByteRange } from '../byte-range.ts';
-import { guessContentType } from '../../storage/content-type.ts';
-import { ObjectNotFoundError, RangeNotSatisfiableError, type ByteRange, type Storage } from '../../storage/storage.ts';
+import { IMMUTABLE } from '../packager/stream-defs.ts';
+import type { VodUrlSigner } from './vod-url-signer.ts';
+import type { VodDb } from './vod-tables.ts';
+import { AppError } from '../src/errors.ts';
+import { absoluteRange, parseByteRange } from '../src/http/byte-range.ts';
+import { guessContentType } from '../src/storage/content-type.ts';
+import { ObjectNotFoundError, RangeNotSatisfiableError, type ByteRange, type Storage } from '../src/storage/storage.ts';
 
 export interface VodMediaRoutesOptions {
-  db: Kysely<DB>;
+  db: Kysely<VodDb>;
   storage: Storage;
   signer: VodUrlSigner;
 }

@@ -4,7 +4,7 @@
 // why) and a live stream is ended cleanly with reason `storage-quota`: its VOD is finalised from
 // what was recorded, never cut mid-file.
 import type { Kysely } from 'kysely';
-import type { DB } from '../src/db/schema.ts';
+import type { VodDb } from './vod-tables.ts';
 import type { Logger } from '../src/log.ts';
 
 export interface QuotaLive {
@@ -16,7 +16,7 @@ export class StorageQuota {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly db: Kysely<DB>,
+    private readonly db: Kysely<VodDb>,
     /** null: no limit */
     readonly limitBytes: number | null,
     private readonly log: Logger,

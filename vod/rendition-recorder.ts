@@ -9,6 +9,7 @@ import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { segmentDuration } from './fmp4-file-info.ts';
 import { backoffDelay, pause, type BackoffPolicy } from './retry-backoff.ts';
+import { IMMUTABLE } from '../packager/stream-defs.ts';
 import type { TileMaker } from './tile-maker.ts';
 import type { JournalRow, VodStore } from './vod-store.ts';
 
@@ -30,7 +31,6 @@ export interface RenditionRecorderOptions {
 
 const INIT = /^init-(\d+)\.mp4$/;
 const SEGMENT = /^seg-(\d+)\.m4s$/;
-export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export class RenditionRecorder {
   private readonly journaledFiles = new Set<string>();
@@ -51,19 +51,19 @@ export class RenditionRecorder {
   constructor(private readonly opts: RenditionRecorderOptions) {}
 
   /** Something changed in the directory: journal and upload what is new. */
-  kick(): void {
+  rescan(): void {
     this.dirty = true;
     if (this.running || this.abort.signal.aborted) return;
     this.running = this.loop().finally(() => {
       this.running = null;
-      if (this.dirty) this.kick();
+      if (this.dirty) this.rescan();
     });
   }
 
   /** Resolves once every file now in the directory is journaled and uploaded. */
   async drain(): Promise<void> {
     for (;;) {
-      this.kick();
+      this.rescan();
       await this.running;
       if (this.abort.signal.aborted) throw new Error('the recorder was closed before it caught up');
       if (!this.dirty && this.pending.length === 0) return;

@@ -1,8 +1,9 @@
-// Row types of the recording tables (sql/004_recording.sql), merged into the database type in src/db/schema.ts.
+// Row types of the recording tables (sql/004_recording.sql, sql/005_vod_media_offset.sql), and the
+// tables vod/ reads: main.ts merges them with the other rooms' tables and hands vod/ a Kysely<VodDb>.
 import type { ColumnType, Generated } from 'kysely';
-
-type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
-type Nullable<T> = ColumnType<T | null, T | null | undefined, T | null>;
+import type { ChannelTables } from '../src/channels/channel-tables.ts';
+import type { Nullable, NullableTimestamp } from '../src/db/column-types.ts';
+import type { LiveTables } from '../packager/live-tables.ts';
 
 export type VodStatus = 'recording' | 'finalizing' | 'ready' | 'failed';
 export type VodVisibility = 'public' | 'unlisted' | 'private';
@@ -56,7 +57,10 @@ export interface VodUploadsTable {
   uploaded_at: NullableTimestamp;
 }
 
-export interface RecordingTables {
+export interface VodTables {
   vods: VodsTable;
   vod_uploads: VodUploadsTable;
 }
+
+/** What vod/ reads and writes: its own tables, the live sessions it records and their channels. */
+export type VodDb = VodTables & LiveTables & ChannelTables;

@@ -8,9 +8,9 @@ import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { readInitInfo } from './fmp4-file-info.ts';
-import type { RenditionInfo } from './live-session.ts';
-import { renderMasterPlaylist, renderVodMediaPlaylist, type VodSegment } from './master-playlist.ts';
-import type { VodRendition } from './recording-tables.ts';
+import type { RenditionInfo } from '../packager/stream-defs.ts';
+import { renderMasterPlaylist, renderVodMediaPlaylist, type VodSegment } from '../packager/master-playlist.ts';
+import type { VodRendition } from './vod-tables.ts';
 import { makeThumbnails, type TimedSegment } from './vod-thumbnails.ts';
 import type { JournalRow, Vod, VodStore } from './vod-store.ts';
 

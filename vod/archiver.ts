@@ -159,7 +159,7 @@ export class Archiver {
       .then(async (state) => {
         if (!state.recorded) return;
         const names = rendition ? [rendition] : await this.renditionDirs(sessionId);
-        for (const name of names) this.recorder(sessionId, state, name).kick();
+        for (const name of names) this.recorder(sessionId, state, name).rescan();
       })
       .catch((err) => this.opts.log.error({ err, session: sessionId }, 'recording a session failed'));
   }
@@ -219,7 +219,7 @@ export class Archiver {
     if (this.dirWatchers.has(dir)) return;
     try {
       const w = watchDir(dir, (_event, name) => {
-        if (name && RECORDED_FILE.test(String(name))) recorder.kick();
+        if (name && RECORDED_FILE.test(String(name))) recorder.rescan();
       });
       w.on('error', () => this.unwatch(dir));
       this.dirWatchers.set(dir, w);

@@ -5,9 +5,9 @@ import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { Bus } from '../src/bus/bus.ts';
 import type { Config } from '../src/config.ts';
-import type { DB } from '../src/db/schema.ts';
-import { vodMediaRoutes } from '../src/http/routes/vod-media-routes.ts';
-import { vodRoutes } from '../src/http/routes/vod-routes.ts';
+import type { VodDb } from './vod-tables.ts';
+import { vodMediaRoutes } from './vod-media-routes.ts';
+import { vodRoutes } from './vod-routes.ts';
 import type { Logger } from '../src/log.ts';
 import type { ServerKeys } from '../src/secrets.ts';
 import type { Storage } from '../src/storage/storage.ts';
@@ -16,9 +16,8 @@ import type { BackoffPolicy } from './retry-backoff.ts';
 import { VodStore } from './vod-store.ts';
 import { VodUrlSigner } from './vod-url-signer.ts';
 
-export interface RecordingDeps {
-  app: FastifyInstance;
-  db: Kysely<DB>;
+export interface VodDeps {
+  db: Kysely<VodDb>;
   bus: Bus;
   storage: Storage;
   config: Config;
@@ -31,13 +30,13 @@ export interface RecordingDeps {
   backoff?: BackoffPolicy;
 }
 
-export interface Recording {
+export interface VodHandle {
   archiver: Archiver | null;
   close(): Promise<void>;
 }
 
-export async function registerRecording(deps: RecordingDeps): Promise<Recording> {
-  const { app, db, storage, config, log, keys } = deps;
+export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<VodHandle> {
+  const { db, storage, config, log, keys } = deps;
   // The JWT key is the server secret's derivative the app already holds; the signer derives its own from it.
   const signer = new VodUrlSigner(keys.jwt);
   await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl });
