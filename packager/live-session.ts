@@ -128,13 +128,14 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   mediaPlaylist(rendition: string, skip: boolean): string | null {
     const packager = this.packagers.get(rendition);
     if (!packager) return null;
-    packager.state.renditionReports = [...this.packagers.values()]
+    // The other renditions' edges (EXT-X-RENDITION-REPORT), computed per request, never stored.
+    const renditionReports = [...this.packagers.values()]
       .filter((p) => p !== packager)
       .map((p) => {
         const last = lastMsnAndPart(p.state);
         return { uri: `../${p.name}/index.m3u8`, lastMsn: last.msn, lastPart: last.part };
       });
-    return renderMediaPlaylist(packager.state, { skip });
+    return renderMediaPlaylist(packager.state, { skip, renditionReports });
   }
 
   private startRun(): void {

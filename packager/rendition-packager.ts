@@ -67,7 +67,6 @@ export class RenditionPackager extends EventEmitter<{ update: []; segment: [Segm
       nextPartUri: null,
       discontinuitySequence: 0,
       ended: false,
-      renditionReports: [],
     };
   }
 
