@@ -35,7 +35,7 @@ const FIRST_PART_WAIT_MS = 10_000;
 
 export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [SegmentEvent] }> {
   readonly startedAt = new Date();
-  readonly packagers = new Map<string, RenditionPackager>();
+  private readonly packagers = new Map<string, RenditionPackager>();
   readonly health = new StreamHealth();
   private readonly codecs = new Map<string, string>();
   private run: FfmpegRun | null = null;
@@ -44,7 +44,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   private restarts = 0;
   private endReason: EndReason | null = null;
 
-  constructor(readonly opts: LiveSessionOptions) {
+  constructor(private readonly opts: LiveSessionOptions) {
     super();
     for (const r of opts.renditions) {
       const targetDuration = r.passthrough ? Math.max(2, Math.ceil(opts.segmentTarget)) : Math.max(1, Math.ceil(opts.segmentTarget));
