@@ -75,7 +75,7 @@ const publisher = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-f'
 try {
   for (let i = 0; i < 300 && !server.live.live()[0]?.ready; i++) await sleep(100);
   const session = server.live.live()[0]!;
-  const watches = ['source', '240p'].map((name) => ({ name, watch: watchPlaylist(`${base}/hls/${session.opts.id}/${name}/index.m3u8`) }));
+  const watches = ['source', '240p'].map((name) => ({ name, watch: watchPlaylist(`${base}/hls/${session.id}/${name}/index.m3u8`) }));
   await sleep(4000);
   const pid = server.ingest.workerPid!;
   const worker = await inspect(pid);

@@ -185,9 +185,9 @@ export class LiveManager {
   private async onEnded(session: LiveSession, reason: EndReason): Promise<void> {
     clearTimeout(this.maxTimers.get(session.id));
     this.maxTimers.delete(session.id);
-    clearTimeout(this.graceTimers.get(session.opts.channelId));
-    this.graceTimers.delete(session.opts.channelId);
-    if (this.byChannel.get(session.opts.channelId) === session) this.byChannel.delete(session.opts.channelId);
+    clearTimeout(this.graceTimers.get(session.channelId));
+    this.graceTimers.delete(session.channelId);
+    if (this.byChannel.get(session.channelId) === session) this.byChannel.delete(session.channelId);
     // Ended playlists stay answerable for a while so players see EXT-X-ENDLIST.
     setTimeout(() => this.byId.delete(session.id), 5 * 60_000).unref();
     try {
@@ -196,7 +196,7 @@ export class LiveManager {
         .set({ ended_at: new Date(), end_reason: reason, restarts: session.restartCount })
         .where('id', '=', session.id)
         .execute();
-      await this.opts.bus.publish('stream.ended', { sessionId: session.id, channelId: session.opts.channelId, slug: session.opts.slug, reason });
+      await this.opts.bus.publish('stream.ended', { sessionId: session.id, channelId: session.channelId, slug: session.slug, reason });
     } catch (err) {
       this.opts.log.error({ err, session: session.id }, 'recording the end of a live session failed');
     }

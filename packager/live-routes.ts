@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { LiveSession } from './live-session.ts';
+import type { LiveSessionView } from './live-session-view.ts';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { Channel, ChannelService } from '../src/channels/channel-service.ts';
 import { AppError } from '../src/errors.ts';
@@ -14,8 +14,8 @@ import type { ViewerCounter } from './viewer-counter.ts';
 export interface LiveRoutesOptions {
   accounts: AccountService;
   channels: ChannelService;
-  live: () => LiveSession[];
-  liveSession: (channelId: string) => LiveSession | null;
+  live: () => Array<Pick<LiveSessionView, 'snapshot'>>;
+  liveSession: (channelId: string) => Pick<LiveSessionView, 'snapshot'> | null;
   viewers: ViewerCounter;
   publicUrl: string;
 }
@@ -34,7 +34,7 @@ export function playbackUrl(publicUrl: string, sessionId: string): string {
 
 /** The live part of a channel's API body. */
 export function liveStatus(opts: Pick<LiveRoutesOptions, 'liveSession' | 'viewers' | 'publicUrl'>, channel: Channel) {
-  const session = opts.liveSession(channel.id);
+  const session = opts.liveSession(channel.id)?.snapshot();
   if (!session) return { live: false };
   return {
     live: true,
@@ -64,12 +64,12 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (fastify,
       },
     },
     async () => {
-      const sessions = opts.live().filter((s) => s.ready);
+      const sessions = opts.live().map((s) => s.snapshot()).filter((s) => s.ready);
       const rows = await Promise.all(
         sessions.map(async (s) => {
-          const channel = await opts.channels.bySlug(s.opts.slug);
+          const channel = await opts.channels.bySlug(s.slug);
           return {
-            slug: s.opts.slug,
+            slug: s.slug,
             title: channel?.title ?? '',
             sessionId: s.id,
             startedAt: s.startedAt.toISOString(),
@@ -110,13 +110,13 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (fastify,
     },
     async (request) => {
       const channel = await opts.channels.requireOwned(request.params.slug, currentUser(request).id);
-      const session = opts.liveSession(channel.id);
+      const session = opts.liveSession(channel.id)?.snapshot();
       if (!session) throw new AppError('NOT_FOUND', 'The channel is not live.');
       return {
         ...liveStatus(opts, channel),
         uptimeS: Math.round((Date.now() - session.startedAt.getTime()) / 1000),
-        restarts: session.restartCount,
-        ...session.health.snapshot(),
+        restarts: session.restarts,
+        ...session.health,
       };
     },
   );

@@ -6,9 +6,11 @@ import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import { FfmpegRun, type FfmpegExit } from './ffmpeg-run.ts';
 import { renderMasterPlaylist } from './master-playlist.ts';
+import { decideReload, type ReloadRequest } from './blocking-reload.ts';
 import { lastMsnAndPart, renderMediaPlaylist } from './ll-hls-playlist.ts';
 import { RenditionPackager, type MediaFragment, type SegmentEvent } from './rendition-packager.ts';
 import { StreamHealth } from './stream-health.ts';
+import type { LiveSnapshot, MediaPlaylistResult } from './live-session-view.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
 export interface LiveSessionOptions {
@@ -27,9 +29,13 @@ export interface LiveSessionOptions {
   log: Logger;
 }
 
+// Blocked requests are held at most three target durations (§6.2.5.2), and never less than 3 s.
+const holdMs = (packager: RenditionPackager) => Math.max(3000, packager.state.targetDuration * 3000);
+const FIRST_PART_WAIT_MS = 10_000;
+
 export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [SegmentEvent] }> {
   readonly startedAt = new Date();
-  readonly packagers = new Map<string, RenditionPackager>();
+  private readonly packagers = new Map<string, RenditionPackager>();
   readonly health = new StreamHealth();
   private readonly codecs = new Map<string, string>();
   private run: FfmpegRun | null = null;
@@ -38,7 +44,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   private restarts = 0;
   private endReason: EndReason | null = null;
 
-  constructor(readonly opts: LiveSessionOptions) {
+  constructor(private readonly opts: LiveSessionOptions) {
     super();
     for (const r of opts.renditions) {
       const targetDuration = r.passthrough ? Math.max(2, Math.ceil(opts.segmentTarget)) : Math.max(1, Math.ceil(opts.segmentTarget));
@@ -58,6 +64,14 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
 
   get id(): string {
     return this.opts.id;
+  }
+
+  get channelId(): string {
+    return this.opts.channelId;
+  }
+
+  get slug(): string {
+    return this.opts.slug;
   }
 
   get ended(): boolean {
@@ -103,7 +117,18 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     return this.run?.pid;
   }
 
-  masterPlaylist(): string {
+  /** A rendition's packager, for tests that check what it holds (segment and part durations). */
+  packagerForTests(rendition: string): RenditionPackager | undefined {
+    return this.packagers.get(rendition);
+  }
+
+  hasRendition(rendition: string): boolean {
+    return this.packagers.has(rendition);
+  }
+
+  /** The master playlist, or null until every rendition has its init section. */
+  master(): string | null {
+    if (!this.ready) return null;
     return renderMasterPlaylist(
       this.opts.renditions
         .filter((r) => this.codecs.has(r.name))
@@ -125,16 +150,93 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     return this.opts.renditions.every((r) => this.codecs.has(r.name));
   }
 
-  mediaPlaylist(rendition: string, skip: boolean): string | null {
+  /** The master playlist once ready; right after a publish the init sections are a moment away. */
+  async waitForMaster(timeoutMs: number): Promise<string | null> {
+    const first = this.packagers.values().next().value;
+    if (!this.ready && first) await first.waitFor(() => this.ready, timeoutMs);
+    return this.master();
+  }
+
+  /**
+   * A media playlist under the blocking-reload rules: held until the requested part exists (at most
+   * three target durations), refused when it is too far ahead, and before the first part held for it.
+   */
+  async mediaPlaylist(rendition: string, request: ReloadRequest): Promise<MediaPlaylistResult> {
     const packager = this.packagers.get(rendition);
-    if (!packager) return null;
-    packager.state.renditionReports = [...this.packagers.values()]
+    if (!packager) return { kind: 'error', code: 'no-rendition' };
+    const decision = decideReload(packager.state, request);
+    if (typeof decision === 'object') return { kind: 'error', code: 'too-far-ahead' };
+    if (decision === 'wait') {
+      const ok = await packager.waitFor(() => decideReload(packager.state, request) === 'ready', holdMs(packager));
+      if (!ok) return { kind: 'error', code: 'timeout' };
+    }
+    const { state } = packager;
+    if (state.segments.length === 0 && state.pendingParts.length === 0) {
+      await packager.waitFor(() => state.pendingParts.length > 0 || state.ended, FIRST_PART_WAIT_MS);
+    }
+    return { kind: 'ready', text: this.renderMedia(packager, request.skip) };
+  }
+
+  /**
+   * Holds a request for a media file that is not on disk yet: the preload-hinted part (or its
+   * neighbours, the newest may still be renamed into place) until written, and a listed segment
+   * whose file is still queued for writing. True when it waited, so the caller should look again.
+   */
+  async waitForFile(rendition: string, file: string): Promise<boolean> {
+    const packager = this.packagers.get(rendition);
+    if (!packager) return false;
+    const partNumber = /^part-(\d+)\.m4s$/.exec(file)?.[1];
+    if (partNumber !== undefined) {
+      const n = Number(partNumber);
+      if (n < packager.nextPartNumber - 1 || n > packager.nextPartNumber + 1) return false;
+      await packager.waitFor(() => packager.nextPartNumber > n || packager.state.ended, holdMs(packager));
+      await packager.idle();
+      return true;
+    }
+    const segmentNumber = /^seg-(\d+)\.m4s$/.exec(file)?.[1];
+    if (segmentNumber !== undefined && packager.state.segments.some((s) => s.mediaSequence === Number(segmentNumber))) {
+      await packager.idle();
+      return true;
+    }
+    return false;
+  }
+
+  snapshot(): LiveSnapshot {
+    return {
+      id: this.id,
+      slug: this.opts.slug,
+      channelId: this.opts.channelId,
+      startedAt: this.startedAt,
+      ready: this.ready,
+      restarts: this.restarts,
+      health: this.health.snapshot(),
+      renditions: this.opts.renditions.map((info) => {
+        const { state, nextPartNumber } = this.packagers.get(info.name)!;
+        const last = lastMsnAndPart(state);
+        const newest = state.segments.at(-1);
+        const discontinuity = state.segments.findLast((s) => s.discontinuity);
+        return {
+          ...info,
+          lastMsn: last.msn,
+          lastPart: last.part,
+          segmentCount: state.segments.length,
+          nextPartNumber,
+          lastDiscontinuityMsn: discontinuity?.mediaSequence ?? null,
+          newestSegment: newest ? { uri: newest.uri, mapUri: newest.mapUri ?? state.mapUri } : null,
+        };
+      }),
+    };
+  }
+
+  private renderMedia(packager: RenditionPackager, skip: boolean): string {
+    // The other renditions' edges (EXT-X-RENDITION-REPORT), computed per request, never stored.
+    const renditionReports = [...this.packagers.values()]
       .filter((p) => p !== packager)
       .map((p) => {
         const last = lastMsnAndPart(p.state);
         return { uri: `../${p.name}/index.m3u8`, lastMsn: last.msn, lastPart: last.part };
       });
-    return renderMediaPlaylist(packager.state, { skip });
+    return renderMediaPlaylist(packager.state, { skip, renditionReports });
   }
 
   private startRun(): void {

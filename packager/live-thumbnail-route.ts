@@ -7,14 +7,14 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { execFfmpeg } from './ffmpeg-exec.ts';
-import type { LiveSession } from './live-session.ts';
+import type { LiveSessionView, LiveSnapshot } from './live-session-view.ts';
 import type { Channel } from '../src/channels/channel-service.ts';
 import { AppError } from '../src/errors.ts';
 import { Slug, errors } from '../src/http/schemas.ts';
 
 export interface LiveThumbnailOptions {
   channels: { bySlug(slug: string): Promise<Channel | null> };
-  liveSession: (channelId: string) => LiveSession | null;
+  liveSession: (channelId: string) => Pick<LiveSessionView, 'id' | 'snapshot'> | null;
   /** MEDIA_DIR: live files are under MEDIA_DIR/live/<session>/<rendition>/ */
   mediaDir: string;
   ffmpegPath: string;
@@ -30,21 +30,20 @@ interface Cached {
 }
 
 /** The init section and newest segment files of a session's smallest rendition, if it has one yet. */
-export function newestSegmentFiles(session: LiveSession, mediaDir: string): { init: string; segment: string } | null {
-  const smallest = [...session.opts.renditions].sort((a, b) => a.height - b.height)[0];
-  const packager = smallest && session.packagers.get(smallest.name);
-  const segment = packager?.state.segments.at(-1);
-  if (!smallest || !packager || !segment) return null;
+export function newestSegmentFiles(session: Pick<LiveSnapshot, 'id' | 'renditions'>, mediaDir: string): { init: string; segment: string } | null {
+  const smallest = [...session.renditions].sort((a, b) => a.height - b.height)[0];
+  const segment = smallest?.newestSegment;
+  if (!smallest || !segment) return null;
   const dir = path.join(mediaDir, 'live', session.id, smallest.name);
-  return { init: path.join(dir, segment.mapUri ?? packager.state.mapUri), segment: path.join(dir, segment.uri) };
+  return { init: path.join(dir, segment.mapUri), segment: path.join(dir, segment.uri) };
 }
 
 export const liveThumbnailRoute: FastifyPluginAsync<LiveThumbnailOptions> = async (fastify, opts) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const cache = new Map<string, Cached>();
 
-  const render = async (session: LiveSession): Promise<Buffer> => {
-    const files = newestSegmentFiles(session, opts.mediaDir);
+  const render = async (session: Pick<LiveSessionView, 'snapshot'>): Promise<Buffer> => {
+    const files = newestSegmentFiles(session.snapshot(), opts.mediaDir);
     if (!files) throw new AppError('UNAVAILABLE', 'The stream has no picture yet; try again in a moment.');
     // init + segment is a complete fMP4 file; ffmpeg reads it from stdin.
     const media = Buffer.concat([await readFile(files.init), await readFile(files.segment)]);

@@ -52,8 +52,6 @@ export interface MediaPlaylistState {
   /** discontinuities that have slid out of the window (§6.2.2), so numbering holds across renditions */
   discontinuitySequence: number;
   ended: boolean;
-  /** the other renditions of the stream (EXT-X-RENDITION-REPORT) */
-  renditionReports: RenditionReport[];
   pendingSegment?: PendingSegment;
 }
 
@@ -180,7 +178,7 @@ function reportLine(report: RenditionReport): string {
  * Renders the playlist. With `skip` (a client's `_HLS_skip=YES|v2`) it is a delta update, unless the
  * stream ended (§6.2.5.1: the directive is then ignored) or nothing is old enough to skip.
  */
-export function renderMediaPlaylist(state: MediaPlaylistState, options: { skip?: boolean } = {}): string {
+export function renderMediaPlaylist(state: MediaPlaylistState, options: { skip?: boolean; renditionReports?: readonly RenditionReport[] } = {}): string {
   checkWindow(state.segments);
   const { segments } = state;
   const pending = visiblePendingParts(state);
@@ -232,7 +230,7 @@ export function renderMediaPlaylist(state: MediaPlaylistState, options: { skip?:
   if (!state.ended && state.nextPartUri !== null) {
     lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${state.nextPartUri}"`);
   }
-  lines.push(...state.renditionReports.map(reportLine));
+  lines.push(...(options.renditionReports ?? []).map(reportLine));
   if (state.ended) lines.push('#EXT-X-ENDLIST');
   return `${lines.join('\n')}\n`;
 }

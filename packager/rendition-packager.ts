@@ -67,7 +67,6 @@ export class RenditionPackager extends EventEmitter<{ update: []; segment: [Segm
       nextPartUri: null,
       discontinuitySequence: 0,
       ended: false,
-      renditionReports: [],
     };
   }
 
@@ -139,6 +138,27 @@ export class RenditionPackager extends EventEmitter<{ update: []; segment: [Segm
     delete this.state.pendingSegment;
     await this.writes;
     this.emit('update');
+  }
+
+  /**
+   * Resolves true as soon as `until()` holds after an update (or at once), false when `timeoutMs`
+   * passes first: how a blocked playlist or part request is held until the part exists.
+   */
+  waitFor(until: () => boolean, timeoutMs: number): Promise<boolean> {
+    if (until()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onUpdate = () => {
+        if (!until()) return;
+        finish(true);
+      };
+      const timer = setTimeout(() => finish(until()), timeoutMs);
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.off('update', onUpdate);
+        resolve(ok);
+      };
+      this.on('update', onUpdate);
+    });
   }
 
   /** Waits for every file write issued so far. */

@@ -8,7 +8,7 @@ import type { VodDb } from './vod-tables.ts';
 import type { Logger } from '../src/log.ts';
 
 export interface QuotaLive {
-  live(): Array<{ opts: { channelId: string } }>;
+  live(): Array<{ channelId: string }>;
   endChannel(channelId: string, reason: 'storage-quota'): Promise<void>;
 }
 
@@ -62,7 +62,7 @@ export class StorageQuota {
   }
 
   async check(live: QuotaLive): Promise<void> {
-    for (const { opts: { channelId } } of live.live()) {
+    for (const { channelId } of live.live()) {
       try {
         if (!(await this.exceeded(channelId))) continue;
         this.log.warn({ channelId, limitBytes: this.limitBytes }, 'channel reached its storage limit; ending its stream');

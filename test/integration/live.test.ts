@@ -11,6 +11,7 @@ import { until } from '../helpers/media.ts';
 import { startNginx } from '../helpers/nginx.ts';
 import { publish } from '../helpers/publisher.ts';
 import { registerUser, startTestServer } from '../helpers/server-harness.ts';
+import { renditionNow } from '../helpers/live-view.ts';
 
 const run = promisify(execFile);
 
@@ -68,7 +69,7 @@ t.test('live streaming', async (t) => {
     t.match(masterText, /source\/index\.m3u8/);
     t.match(masterText, /240p\/index\.m3u8/);
     const sessionBase = master.replace(/master\.m3u8$/, '');
-    await until(() => (server.live.live()[0]?.packagers.get('240p')?.state.segments.length ?? 0) >= 2, 'two segments', 20_000);
+    await until(() => (renditionNow(server.live.live()[0], '240p')?.segmentCount ?? 0) >= 2, 'two segments', 20_000);
     for (const name of ['source', '240p']) {
       const res = await fetch(`${sessionBase}${name}/index.m3u8`);
       t.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
@@ -149,9 +150,8 @@ t.test('live streaming', async (t) => {
     await send(Buffer.concat([Buffer.from([3]), Buffer.alloc(700, 0xff)]));
     await send(Buffer.alloc(64 * 1024, 0x41));
     const session = server.live.live()[0]!;
-    const packager = session.packagers.get('240p')!;
-    const before = packager.nextPartNumber;
-    await until(() => packager.nextPartNumber > before + 3, 'parts keep coming', 10_000);
+    const before = renditionNow(session, '240p')!.nextPartNumber;
+    await until(() => renditionNow(session, '240p')!.nextPartNumber > before + 3, 'parts keep coming', 10_000);
     t.pass('the live stream keeps producing parts');
     t.equal((await server.app.inject({ url: '/healthz' })).statusCode, 200, 'the API answers');
   });
@@ -174,7 +174,7 @@ t.test('live streaming', async (t) => {
     const sessionId = (await channel()).sessionId;
     await first.stop();
     const again = publish(t, rtmp(streamKey), { seconds: 300 });
-    await until(async () => (await channel()).live && server.live.live()[0]?.packagers.get('240p')!.state.segments.some((s) => s.discontinuity), 'the reconnected stream', 20_000);
+    await until(async () => (await channel()).live && renditionNow(server.live.live()[0], '240p')!.lastDiscontinuityMsn !== null, 'the reconnected stream', 20_000);
     t.equal((await channel()).sessionId, sessionId, 'same session id, same playlists');
     const text = await (await fetch(master.replace(/master\.m3u8$/, '240p/index.m3u8'))).text();
     t.match(text, /#EXT-X-DISCONTINUITY/);
@@ -234,13 +234,13 @@ t.test('Stop ends the stream at once; only a dropped connection waits for the en
 
   const first = publish(t, url, { seconds: 300 });
   const sessionId = await until(async () => (await channel()).sessionId as string | undefined, 'live', 20_000);
-  await until(() => server.live.live()[0]?.packagers.get('source')?.state.segments.length, 'a first segment', 20_000);
+  await until(() => renditionNow(server.live.live()[0], 'source')?.segmentCount, 'a first segment', 20_000);
   await first.stop();
   await until(() => publishEnded().find((line) => line.includes('"publisher-disconnected"')), 'the ingest to see the drop', 10_000);
   t.equal((await channel()).live, true, 'a dropped publisher leaves the stream live for its reconnect');
 
   const second = publish(t, url, { seconds: 300 });
-  await until(() => server.live.live()[0]?.packagers.get('source')?.state.segments.some((s) => s.discontinuity), 'the reconnected stream', 20_000);
+  await until(() => (renditionNow(server.live.live()[0], 'source')?.lastDiscontinuityMsn ?? null) !== null, 'the reconnected stream', 20_000);
   t.equal((await channel()).sessionId, sessionId, 'the encoder that came back continues the same session');
 
   await second.stopCleanly();

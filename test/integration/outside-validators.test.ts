@@ -9,6 +9,7 @@ import {
 } from '../helpers/outside-validators.ts';
 import { publish } from '../helpers/publisher.ts';
 import { registerUser, startTestServer } from '../helpers/server-harness.ts';
+import { renditionNow } from '../helpers/live-view.ts';
 
 /** All three validators accept the media playlist and read it alike. */
 function accepted(t: Test, name: string, text: string, opts: { lowLatency: boolean; previous?: string }): void {
@@ -37,9 +38,8 @@ t.test('live and VOD playlists from a running server', async (t) => {
   // A 2 s keyframe interval: the source rendition is passed through at TARGETDURATION 2, 240p is transcoded at 1.
   const publisher = publish(t, `rtmp://127.0.0.1:${server.ingest.port}/live/${streamKey}`, { seconds: 300 });
   const session = await until(() => server.live.live()[0], 'the stream to go live', 20_000);
-  const packagers = session.packagers;
   // Long enough that old segments have lost their parts and a delta update skips some (12 s at TARGETDURATION 2).
-  await until(() => (packagers.get('source')?.state.segments.length ?? 0) >= 9, 'nine source segments', 60_000);
+  await until(() => (renditionNow(session, 'source')?.segmentCount ?? 0) >= 9, 'nine source segments', 60_000);
   const live = (await server.app.inject({ url: '/api/v1/channels/alice' })).json();
   const master = `${base}${live.playbackUrl}`;
 

@@ -8,6 +8,7 @@ import { until } from '../helpers/media.ts';
 import { publish } from '../helpers/publisher.ts';
 import { startS3Server, type TestS3Server } from '../helpers/s3-server.ts';
 import { registerUser, startTestServer, type TestServer } from '../helpers/server-harness.ts';
+import { renditionNow } from '../helpers/live-view.ts';
 
 const run = promisify(execFile);
 const STREAM_S = 30;
@@ -191,7 +192,7 @@ t.test('a live stream becomes a VOD in object storage', async (t) => {
   t.test('ffmpeg restarted mid-stream: the VOD keeps the discontinuity and decodes across it', async (t) => {
     const restarted = await streamToVod(server, rtmp, alice.accessToken, 16, async () => {
       const session = server.live.live()[0]!;
-      await until(() => (session.packagers.get('240p')?.state.segments.length ?? 0) >= 4, 'a few segments before the kill', 20_000);
+      await until(() => (renditionNow(session, '240p')?.segmentCount ?? 0) >= 4, 'a few segments before the kill', 20_000);
       const pid = session.killFfmpeg();
       await until(() => session.ffmpegPid && session.ffmpegPid !== pid, 'a new ffmpeg', 10_000);
     });

@@ -15,7 +15,7 @@ function state(extra: Partial<MediaPlaylistState> = {}): MediaPlaylistState {
   return {
     targetDuration: 2, partTarget: 0.5, mapUri: 'init.mp4', segments: [10, 11, 12].map(segment),
     pendingParts: parts(13, 2), nextPartUri: 'p13.2.m4s', discontinuitySequence: 0, ended: false,
-    renditionReports: [], ...extra,
+    ...extra,
   };
 }
 

@@ -2,7 +2,7 @@
 // m3u8-parser, beside the project's own validator. The playlists come from the pure renderers fed the
 // state the packager keeps while a stream runs, part by part.
 import t from 'tap';
-import { renderMediaPlaylist, type MediaPlaylistState, type Part } from '../../packager/ll-hls-playlist.ts';
+import { renderMediaPlaylist, type MediaPlaylistState, type Part, type RenditionReport } from '../../packager/ll-hls-playlist.ts';
 import { renderMasterPlaylist, renderVodMediaPlaylist, type Rendition, type VodSegment } from '../../packager/master-playlist.ts';
 import { parseMediaPlaylist, validateMasterPlaylist, validateMediaPlaylist } from '../helpers/ll-hls-validator.ts';
 import {
@@ -14,6 +14,8 @@ const T0 = Date.parse('2024-05-01T12:00:00.000Z');
 
 interface Stream {
   state: MediaPlaylistState;
+  /** the other rendition's edge, as the session computes it per request */
+  renditionReports: RenditionReport[];
   windowSegments: number;
   partNumber: number;
   /** media time of the next part, seconds */
@@ -27,8 +29,9 @@ function stream(targetDuration: number, partTarget: number, windowSegments: numb
   return {
     state: {
       targetDuration, partTarget, mapUri: 'init-0.mp4', segments: [], pendingParts: [], nextPartUri: null,
-      discontinuitySequence: 0, ended: false, renditionReports: [{ uri: '../240p/index.m3u8', lastMsn: 0, lastPart: -1 }],
+      discontinuitySequence: 0, ended: false,
     },
+    renditionReports: [{ uri: '../240p/index.m3u8', lastMsn: 0, lastPart: -1 }],
     windowSegments, partNumber: 0, clock: 0, map: 'init-0.mp4', discontinuity: false,
   };
 }
@@ -47,7 +50,7 @@ function addPart(s: Stream, duration: number, independent: boolean): void {
   state.nextPartUri = `part-${s.partNumber}.m4s`;
   s.clock += duration;
   const last = state.segments.at(-1);
-  state.renditionReports[0] = { uri: '../240p/index.m3u8', lastMsn: (last?.mediaSequence ?? -1) + 1, lastPart: state.pendingParts.length - 1 };
+  s.renditionReports[0] = { uri: '../240p/index.m3u8', lastMsn: (last?.mediaSequence ?? -1) + 1, lastPart: state.pendingParts.length - 1 };
 }
 
 function closeSegment(s: Stream): void {
@@ -87,7 +90,7 @@ interface Snapshot {
 }
 
 function snapshot(s: Stream, segment: number, label: string): Snapshot {
-  return { label, segment, full: renderMediaPlaylist(s.state), delta: renderMediaPlaylist(s.state, { skip: true }) };
+  return { label, segment, full: renderMediaPlaylist(s.state, { renditionReports: s.renditionReports }), delta: renderMediaPlaylist(s.state, { skip: true, renditionReports: s.renditionReports }) };
 }
 
 /** Segments of `partsPerSegment` parts; `afterPart` sees each state a blocking reload can answer, `between` those with no part of the next segment yet. */
@@ -112,7 +115,7 @@ function run(opts: { targetDuration: number; partDuration: number; partsPerSegme
   }
   s.state.ended = true;
   s.state.nextPartUri = null;
-  return { afterPart, between, ended: renderMediaPlaylist(s.state) };
+  return { afterPart, between, ended: renderMediaPlaylist(s.state, { renditionReports: s.renditionReports }) };
 }
 
 interface Readings {
