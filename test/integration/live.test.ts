@@ -26,7 +26,8 @@ t.test('live streaming', async (t) => {
   const rtmp = (key: string) => `rtmp://127.0.0.1:${server.ingest.port}/live/${key}`;
   const channel = async () => (await server.app.inject({ url: '/api/v1/channels/alice' })).json();
 
-  t.test('a bad key is refused before any ffmpeg starts, and not logged', async (t) => {
+  // Awaited: the real publish below must not start while this checks that nothing went live.
+  await t.test('a bad key is refused before any ffmpeg starts, and not logged', async (t) => {
     const badKey = 'live_' + 'B'.repeat(43);
     const bad = publish(t, rtmp(badKey), { seconds: 10 });
     const code = await bad.exited;
