@@ -77,9 +77,7 @@ export class Archiver {
   async start(): Promise<void> {
     await mkdir(this.liveDir, { recursive: true });
     // Sessions on disk from before a restart: pending uploads resume before anything new arrives.
-    for (const entry of await readdir(this.liveDir, { withFileTypes: true })) {
-      if (entry.isDirectory() && SESSION_ID.test(entry.name)) this.touch(entry.name, null);
-    }
+    await this.rescan();
     // chokidar finds session and rendition directories as they appear. It does not look inside
     // rendition directories: it re-lists (and lstats) a whole directory on every change, and the
     // packager writes five parts a second into each (measured: a quarter of a core at 10 streams).
@@ -93,13 +91,11 @@ export class Archiver {
     this.poller = setInterval(() => {
       if (this.opts.bus && !this.unsubscribe) void this.subscribeEnded();
       void this.finalizeEnded();
-    }, this.opts.pollMs ?? 2000);
-    this.poller.unref();
+    }, this.opts.pollMs ?? 2000).unref();
     // The watchers are the fast path, not the only one: a file can land in a directory before its
     // watch is set up (measured: whole runs recorded only at the end). A cheap listing every half
     // second bounds how far an upload can trail its segment.
-    this.rescanner = setInterval(() => void this.rescan(), this.opts.rescanMs ?? 500);
-    this.rescanner.unref();
+    this.rescanner = setInterval(() => void this.rescan(), this.opts.rescanMs ?? 500).unref();
     await this.finalizeEnded();
   }
 
