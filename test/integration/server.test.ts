@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import { createServer } from '../../src/main.ts';
 import { registerUser, startTestServer } from '../helpers/server-harness.ts';
+import { until } from '../helpers/media.ts';
 import { tempDir } from '../helpers/services.ts';
 
 t.test('embedded defaults: PGlite, in-process bus, local storage', async (t) => {
@@ -68,12 +69,7 @@ t.test('the server process starts with embedded defaults and shuts down cleanly 
   const dataDir = await tempDir(t);
   const run = runMain({ HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' });
   t.teardown(() => run.child.kill('SIGKILL'));
-  const deadline = Date.now() + 60_000;
-  let url: string | undefined;
-  while (!url && Date.now() < deadline) {
-    url = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(run.output())?.[1];
-    if (!url) await new Promise((r) => setTimeout(r, 100));
-  }
+  const url = await until(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(run.output())?.[1], 'the server to log its URL', 60_000, 100);
   t.ok(url, 'it logs the URL it listens on');
   const res = await fetch(`${url}/healthz`);
   t.equal(res.status, 200);
