@@ -1,12 +1,13 @@
 // Owns every live session of this node: starts one when the ingest reports a publish, keeps it
 // through a reconnect within the grace window, ends it with a typed reason, and records it in the
-// database and on the bus.
+// database and on the bus. Across nodes: each session is held through a lease (session-leases.ts)
+// renewed here; sessions of nodes that stopped renewing are ended as node-lost; a revocation
+// ("end channel X's stream, reason R") goes over the bus to whichever node owns the stream.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { Bus } from '../src/bus/bus.ts';
+import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
 import type { Logger } from '../src/log.ts';
-import type { LiveTables } from './live-tables.ts';
 import { LiveSession, type LiveSessionOptions } from './live-session.ts';
+import type { SessionLeases } from './session-leases.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
 /** The stream a live session is made from: the part of the ingest's publish event the packager uses. */
@@ -30,8 +31,13 @@ export interface LadderPlan {
   buildRun: LiveSessionOptions['buildRun'];
 }
 
+/** The bus topic every node acts on: end this channel's stream, if it is here. */
+export const REVOKE_TOPIC = 'stream.revoke';
+
 export interface LiveManagerOptions {
-  db: Kysely<LiveTables>;
+  leases: SessionLeases;
+  /** LIVE_LEASE_S: leases are renewed, and other nodes' expired ones looked for, every third of it. */
+  leaseMs: number;
   bus: Bus;
   log: Logger;
   mediaDir: string;
@@ -51,8 +57,13 @@ export class LiveManager {
   private readonly byId = new Map<string, LiveSession>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly maxTimers = new Map<string, NodeJS.Timeout>();
+  /** Sessions whose row is written: the ones a lease renewal must find. */
+  private readonly leased = new Set<string>();
   private ingest: IngestControl | null = null;
   private closing = false;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private unsubscribeRevoke: Unsubscribe | null = null;
+  private renewing = false;
 
   constructor(private readonly opts: LiveManagerOptions) {}
 
@@ -60,16 +71,93 @@ export class LiveManager {
     this.ingest = ingest;
   }
 
-  /** Sessions a crash left open are ended, so no channel looks live for ever. */
-  async recoverInterrupted(): Promise<number> {
-    const rows = await this.opts.db
-      .updateTable('live_sessions')
-      .set({ ended_at: new Date(), end_reason: 'server-restart' })
-      .where('ended_at', 'is', null)
-      .returning(['id'])
-      .execute();
-    if (rows.length) this.opts.log.warn({ sessions: rows.map((r) => r.id) }, 'ended live sessions interrupted by a restart');
-    return rows.length;
+  /**
+   * Ends this node's own sessions a crash left open (never another node's), then keeps the leases:
+   * renews this node's, ends other nodes' expired ones, and listens for revocations.
+   */
+  async start(): Promise<void> {
+    const own = await this.opts.leases.endOwnInterrupted();
+    if (own.length) this.opts.log.warn({ sessions: own }, 'ended live sessions interrupted by a restart of this node');
+    await this.subscribeRevocations();
+    await this.sweepExpired();
+    this.leaseTimer = setInterval(() => void this.leaseTick(), Math.max(500, Math.floor(this.opts.leaseMs / 3))).unref();
+  }
+
+  /**
+   * Ends `channelId`'s stream on whichever node owns it (key rotated, account deleted, storage
+   * quota, a suspension): a bus message every node acts on. With the bus down, this node acts alone.
+   */
+  async revoke(channelId: string, reason: EndReason): Promise<void> {
+    try {
+      await this.opts.bus.publish(REVOKE_TOPIC, { channelId, reason });
+    } catch (err) {
+      this.opts.log.error({ err, channelId, reason }, 'announcing a revocation failed; ending the stream here only');
+      await this.endChannel(channelId, reason);
+    }
+  }
+
+  private async subscribeRevocations(): Promise<void> {
+    if (this.unsubscribeRevoke || this.closing) return;
+    try {
+      this.unsubscribeRevoke = await this.opts.bus.subscribe(REVOKE_TOPIC, (message) => {
+        const m = message as { channelId?: unknown; reason?: unknown };
+        if (typeof m?.channelId !== 'string' || typeof m.reason !== 'string') return;
+        void this.endChannel(m.channelId, m.reason as EndReason);
+      });
+    } catch (err) {
+      this.opts.log.warn({ err }, 'subscribing to revocations failed; trying again at the next lease renewal');
+    }
+  }
+
+  private async leaseTick(): Promise<void> {
+    if (this.renewing || this.closing) return;
+    this.renewing = true;
+    try {
+      await this.renewLeases();
+      await this.sweepExpired();
+      await this.subscribeRevocations();
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  /**
+   * A failed renewal (database unreachable) is only logged and tried again: the lease outlasts a few
+   * failures, and a stream must never end because the database blinked. A session missing from a
+   * successful renewal was ended by another node (it found the lease expired) or deleted with its
+   * channel: this node stops it too.
+   */
+  private async renewLeases(): Promise<void> {
+    const held = [...this.leased];
+    let renewed: Set<string>;
+    try {
+      renewed = await this.opts.leases.renew();
+    } catch (err) {
+      this.opts.log.warn({ err }, 'renewing live session leases failed; retrying');
+      return;
+    }
+    for (const id of held) {
+      const session = this.byId.get(id);
+      if (!session || session.ended || renewed.has(id) || !this.leased.has(id)) continue;
+      this.opts.log.error({ session: id }, 'this node lost the lease of a live session; stopping it');
+      this.ingest?.kick(session.channelId);
+      await session.end('node-lost');
+    }
+  }
+
+  /** Other nodes' sessions whose lease ran out: ended once (node-lost), and announced. */
+  private async sweepExpired(): Promise<void> {
+    let lost: Awaited<ReturnType<SessionLeases['claimExpired']>>;
+    try {
+      lost = await this.opts.leases.claimExpired();
+    } catch (err) {
+      this.opts.log.warn({ err }, 'looking for live sessions of lost nodes failed');
+      return;
+    }
+    for (const s of lost) {
+      this.opts.log.warn({ session: s.id, channelId: s.channelId, owner: s.ownerNode }, 'ended a live session whose node stopped renewing its lease');
+      await this.opts.bus.publish('stream.ended', { sessionId: s.id, channelId: s.channelId, reason: 'node-lost' }).catch(() => {});
+    }
   }
 
   async onPublish(event: LiveSource): Promise<void> {
@@ -114,10 +202,17 @@ export class LiveManager {
       videoCodec: event.media.video?.codec ?? null,
       audioCodec: event.media.audio?.codec ?? null,
     };
-    await this.opts.db
-      .insertInto('live_sessions')
-      .values({ id, channel_id: event.channelId, started_at: session.startedAt, renditions: JSON.stringify(plan.renditions) })
-      .execute();
+    try {
+      // A channel another node took meanwhile fails here, on the one-open-session-per-channel index.
+      await this.opts.leases.insert({ id, channelId: event.channelId, startedAt: session.startedAt, renditions: plan.renditions });
+    } catch (err) {
+      log.warn({ err }, 'recording the live session failed; the publisher is dropped');
+      this.ingest?.kick(event.channelId);
+      await this.opts.bus.publish('stream.refused', { channelId: event.channelId, slug: event.slug, reason: 'already-live' }).catch(() => {});
+      return;
+    }
+    this.leased.add(id);
+    void this.announceReady(session);
     this.byChannel.set(event.channelId, session);
     this.byId.set(id, session);
     session.on('ended', (reason) => void this.onEnded(session, reason));
@@ -162,6 +257,14 @@ export class LiveManager {
     if (session && !session.ended) await session.end(reason);
   }
 
+  private async announceReady(session: LiveSession): Promise<void> {
+    while (!session.ended && !this.closing) {
+      if ((await session.waitForMaster(10_000)) === null) continue;
+      await this.opts.leases.markReady(session.id).catch((err) => this.opts.log.error({ err, session: session.id }, 'marking a live session ready failed'));
+      return;
+    }
+  }
+
   liveSession(channelId: string): LiveSession | null {
     const s = this.byChannel.get(channelId);
     return s && !s.ended ? s : null;
@@ -178,6 +281,8 @@ export class LiveManager {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    await this.unsubscribeRevoke?.().catch(() => {});
     for (const t of [...this.graceTimers.values(), ...this.maxTimers.values()]) clearTimeout(t);
     await Promise.all([...this.byChannel.values()].map((s) => s.end('server-shutdown')));
   }
@@ -190,15 +295,21 @@ export class LiveManager {
     if (this.byChannel.get(session.channelId) === session) this.byChannel.delete(session.channelId);
     // Ended playlists stay answerable for a while so players see EXT-X-ENDLIST.
     setTimeout(() => this.byId.delete(session.id), 5 * 60_000).unref();
-    try {
-      await this.opts.db
-        .updateTable('live_sessions')
-        .set({ ended_at: new Date(), end_reason: reason, restarts: session.restartCount })
-        .where('id', '=', session.id)
-        .execute();
-      await this.opts.bus.publish('stream.ended', { sessionId: session.id, channelId: session.channelId, slug: session.slug, reason });
-    } catch (err) {
-      this.opts.log.error({ err, session: session.id }, 'recording the end of a live session failed');
+    if (!this.leased.delete(session.id)) return;
+    // The row must end, or the channel stays live in every listing: a database outage is waited out.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // false: ended elsewhere already (found node-lost), and announced there.
+        if (!(await this.opts.leases.end(session.id, reason, session.restartCount))) return;
+        break;
+      } catch (err) {
+        this.opts.log.error({ err, session: session.id, attempt }, 'recording the end of a live session failed; retrying');
+        if (this.closing && attempt >= 3) return;
+        await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5000)));
+      }
     }
+    await this.opts.bus
+      .publish('stream.ended', { sessionId: session.id, channelId: session.channelId, slug: session.slug, reason })
+      .catch((err) => this.opts.log.error({ err, session: session.id }, 'announcing the end of a live session failed'));
   }
 }

@@ -28,6 +28,8 @@ import { ViewerCounter } from '../packager/viewer-counter.ts';
 import { createLogger, logDestination, type Logger } from './log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
+import { loadNodeId, nodeUrlFor } from './node-identity.ts';
+import { SessionLeases } from '../packager/session-leases.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
@@ -69,8 +71,13 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       createChannel: (trx, user) => channels.create(narrow(trx).to<ChannelTables>(), user),
     });
 
+    const nodeId = await loadNodeId(config.nodeId, config.dataDir);
+    // Known for sure once the HTTP listener is bound (PORT=0 picks a port); listen() sets it.
+    let nodeUrl = nodeUrlFor(config.nodeUrl, config.host, config.port);
+    const leases = new SessionLeases({ db: db.to<LiveTables>(), nodeId, nodeUrl: () => nodeUrl, leaseMs: config.leaseMs });
     const live = new LiveManager({
-      db: db.to<LiveTables>(),
+      leases,
+      leaseMs: config.leaseMs,
       bus,
       log: log.child({ mod: 'live' }),
       mediaDir: config.mediaDir,
@@ -83,7 +90,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       maxRestarts: 5,
       plan: (event) => planLadder(config.live, event),
     });
-    await live.recoverInterrupted();
+    await live.start();
     closers.push(() => live.close());
 
     const quota = new StorageQuota(db.to<VodDb>(), config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
@@ -98,12 +105,20 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
         const channel = await channels.verifyStreamKey(key);
         return channel ? { channelId: channel.id, slug: channel.slug } : null;
       },
-      admit: async (channel) => ((await quota.exceeded(channel.channelId)) ? 'storage-quota' : null),
+      admit: async (channel) => {
+        // A channel live on another node is refused here, before any ffmpeg starts; one whose node
+        // stopped renewing its lease is ended (node-lost) so this publish can take over.
+        await leases.claimExpired(channel.channelId);
+        if (await leases.liveElsewhere(channel.channelId)) return 'already-live';
+        return (await quota.exceeded(channel.channelId)) ? 'storage-quota' : null;
+      },
     });
     ingest.on('publish', (event) => void live.onPublish(event).catch((err) => log.error({ err }, 'starting a live session failed')));
     ingest.on('unpublish', (event) => void live.onUnpublish(event.channelId, event.reason === 'unpublished' ? 'unpublished' : 'publisher-lost'));
     live.connectIngest(ingest);
-    channels.onStreamKeyRotated((channel) => void live.endChannel(channel.id, 'key-rotated'));
+    channels.onStreamKeyRotated((channel) => void live.revoke(channel.id, 'key-rotated'));
+    // The rows went with the account; the streams on whichever nodes hold them end too.
+    accounts.onAccountDeleted((_userId, channelIds) => channelIds.forEach((id) => void live.revoke(id, 'unpublished')));
     await ingest.start();
     closers.push(() => ingest.close());
 
@@ -139,6 +154,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       config,
       log,
       keys,
+      nodeId,
       accounts,
       archive: config.archiver === 'in-process',
     });
@@ -162,6 +178,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : config.port;
+        nodeUrl = nodeUrlFor(config.nodeUrl, config.host, port);
         return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
       },
       close: closeAll,

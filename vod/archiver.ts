@@ -21,6 +21,10 @@ import type { RecordedSession, VodStore } from './vod-store.ts';
 export interface ArchiverOptions {
   mediaDir: string;
   store: VodStore;
+  /** This node: only its own sessions are finalised here, and those of nodes lost long enough. */
+  nodeId: string;
+  /** NODE_LOST_FINALIZE_S: how long a lost node's sessions wait for it before another node finalises them. */
+  nodeLostFinalizeMs: number;
   storage: Storage;
   log: Logger;
   ffmpegPath: string;
@@ -52,6 +56,8 @@ const RECORDED_FILE = /^(init-\d+\.mp4|seg-\d+\.m4s)$/;
 const WINDOW_MARGIN = 3;
 // Inside a session directory, beside the renditions (which the RENDITION pattern keeps it out of).
 const TILE_DIR = '.tiles';
+// A finalisation claim older than this was left by a finaliser that died; another may take it.
+const CLAIM_STALE_MS = 10 * 60_000;
 
 export class Archiver {
   private readonly liveDir: string;
@@ -239,28 +245,33 @@ export class Archiver {
 
   private async finalizeEnded(): Promise<void> {
     if (this.closed) return;
-    let ended: Array<{ sessionId: string; vodId: string }>;
+    let ended: Array<{ sessionId: string; vodId: string; interrupted: boolean }>;
     try {
-      ended = await this.opts.store.endedUnfinished();
+      ended = await this.opts.store.endedUnfinished(this.opts.nodeId, this.opts.nodeLostFinalizeMs);
     } catch (err) {
       this.opts.log.error({ err }, 'looking for ended sessions failed');
       return;
     }
-    for (const { sessionId } of ended) {
+    for (const { sessionId, interrupted } of ended) {
       if (this.finalizing.has(sessionId)) continue;
-      const run = this.finalize(sessionId)
+      const run = this.finalize(sessionId, interrupted)
         .catch((err) => this.opts.log.error({ err, session: sessionId }, 'finalising a VOD failed; retrying at the next poll'))
         .finally(() => this.finalizing.delete(sessionId));
       this.finalizing.set(sessionId, run);
     }
   }
 
-  private async finalize(sessionId: string): Promise<void> {
+  private async finalize(sessionId: string, interrupted: boolean): Promise<void> {
     const state = await this.session(sessionId);
     if (!state.recorded) return;
     const vod = state.recorded.vod;
     const log = this.opts.log.child({ session: sessionId, vod: vod.id });
-    await this.opts.store.setStatus(vod.id, 'finalizing');
+    // One finaliser per VOD, whichever nodes and archivers see the session end.
+    if (!(await this.opts.store.claimFinalization(vod.id, this.opts.nodeId, CLAIM_STALE_MS))) return;
+    if (interrupted) {
+      log.warn('finalising the VOD of a lost node from what reached storage; it is marked interrupted');
+      await this.opts.store.markInterrupted(vod.id);
+    }
     // Everything the packager wrote is on disk by now (it ends before the session row does).
     await Promise.all((await this.renditionDirs(sessionId)).map((name) => this.recorder(sessionId, state, name).drain()));
     if (this.closed) return;

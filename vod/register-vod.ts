@@ -23,6 +23,8 @@ export interface VodDeps {
   config: Config;
   log: Logger;
   keys: ServerKeys;
+  /** This node's id (src/node-identity.ts): which sessions its archiver finalises. */
+  nodeId: string;
   /** Resolves bearer tokens for the owner-only routes. */
   accounts: AccountService;
   /** false when the archiver runs as its own process (`npm run archiver`): only the routes are added. */
@@ -47,6 +49,8 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
     archiver = new Archiver({
       mediaDir: config.mediaDir,
       store: new VodStore(db),
+      nodeId: deps.nodeId,
+      nodeLostFinalizeMs: config.nodeLostFinalizeMs,
       storage,
       bus: deps.bus,
       log: log.child({ mod: 'archiver' }),
