@@ -25,6 +25,8 @@ import { buildApp } from './http/app.ts';
 import { liveStatus } from '../packager/live-routes.ts';
 import { registerLive } from '../packager/register-live.ts';
 import { ViewerCounter } from '../packager/viewer-counter.ts';
+import { LiveDirectory } from '../packager/live-directory.ts';
+import { OwnerProxy } from '../packager/owner-proxy.ts';
 import { createLogger, logDestination, type Logger } from './log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
@@ -122,7 +124,9 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     await ingest.start();
     closers.push(() => ingest.close());
 
-    const viewers = new ViewerCounter();
+    const viewers = new ViewerCounter(bus);
+    const directory = new LiveDirectory(db.to<LiveTables & ChannelTables>());
+    const proxy = new OwnerProxy(nodeId);
     const app = await buildApp({
       log,
       accounts,
@@ -131,10 +135,22 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       rtmpPort: () => ingest.port,
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
-      liveInfo: async (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
+      liveInfo: (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), directory, viewers, publicUrl: config.publicUrl }, channel),
     });
     // Each room registers its routes and returns what to close; they close in reverse, after the app.
-    const liveRoom = await registerLive(app, { live, accounts, channels, viewers, mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath, publicUrl: config.publicUrl });
+    const liveRoom = await registerLive(app, {
+      live,
+      accounts,
+      channels,
+      viewers,
+      directory,
+      proxy,
+      mediaDir: config.mediaDir,
+      ffmpegPath: config.live.ffmpegPath,
+      publicUrl: config.publicUrl,
+      // Three target durations (passthrough segments are at least 2 s).
+      blockingCacheS: 3 * Math.max(2, config.live.segmentSeconds),
+    });
     closers.push(() => liveRoom.close());
     const chat = await registerChat(app, {
       db: db.to<ChatDb>(),
