@@ -10,13 +10,17 @@ interface Teardown {
 }
 
 
-export async function startNginx(t: Teardown, opts: { appUrl: string; mediaDir: string }): Promise<string> {
+/**
+ * `appUrl`: one app node (nginx reads its media from `mediaDir`), or several for the edge (then
+ * `mediaDir` is an empty directory and media come through the cache).
+ */
+export async function startNginx(t: Teardown, opts: { appUrl: string | string[]; mediaDir: string }): Promise<string> {
   const runDir = await tempDir(t, 'nginx');
   const port = await freePort();
   const template = await readFile(new URL('../../nginx.conf', import.meta.url), 'utf8');
   const values: Record<string, string> = {
     SPILLWAY_LISTEN: `127.0.0.1:${port}`,
-    SPILLWAY_APP: new URL(opts.appUrl).host,
+    SPILLWAY_UPSTREAM: [opts.appUrl].flat().map((url) => `server ${new URL(url).host};`).join(' '),
     SPILLWAY_MEDIA_DIR: opts.mediaDir,
     SPILLWAY_RUN_DIR: runDir,
   };

@@ -1,7 +1,7 @@
 // Two Spillway nodes as separate processes on one PostgreSQL, one Redis and one S3 bucket, each with
 // its own media directory, as an operator runs them: a stream published to A plays through B (ffprobe
 // and hls.js in Chromium); restarting B leaves A's stream and VOD whole; the same key on B is
-// refused while A streams; rotating the key through B drops A's publisher; and after a kill -9 of A,
+// refused while A streams; rotating the key through the edge drops A's publisher; and after a kill -9 of A,
 // B ends the session as node-lost and finalises the VOD from what reached storage, marked interrupted.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +13,8 @@ import { until } from '../helpers/media.ts';
 import { startNode, type NodeProcess } from '../helpers/node-process.ts';
 import { publish } from '../helpers/publisher.ts';
 import { startS3Server } from '../helpers/s3-server.ts';
-import { TEST_REDIS_URL, createTestDatabase, tempDir, uniquePrefix } from '../helpers/services.ts';
+import { startNginx } from '../helpers/nginx.ts';
+import { TEST_REDIS_URL, createTestDatabase, freePort, tempDir, uniquePrefix } from '../helpers/services.ts';
 
 const run = promisify(execFile);
 const LEASE_S = 3;
@@ -43,10 +44,14 @@ t.test('two nodes share live streams, revocations and recordings', async (t) => 
   };
   const dirA = await tempDir(t, 'node-a');
   const dirB = await tempDir(t, 'node-b');
-  const envA = { ...shared, DATA_DIR: dirA, NODE_ID: 'node-a' };
-  const envB = { ...shared, DATA_DIR: dirB, NODE_ID: 'node-b' };
+  // Fixed ports, so the edge's upstream list holds across B's restart.
+  const envA = { ...shared, DATA_DIR: dirA, NODE_ID: 'node-a', PORT: String(await freePort()) };
+  const envB = { ...shared, DATA_DIR: dirB, NODE_ID: 'node-b', PORT: String(await freePort()) };
   let a = await startNode(t, envA);
   let b = await startNode(t, envB);
+  // The edge: Debian's nginx with the repository's nginx.conf, both nodes upstream, no node's disk.
+  const edgeUrl = await startNginx(t, { appUrl: [a.url, b.url], mediaDir: await tempDir(t, 'edge-empty') });
+  const edge = { url: edgeUrl } as NodeProcess;
 
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
@@ -115,6 +120,39 @@ t.test('two nodes share live streams, revocations and recordings', async (t) => 
   });
 
   const outer = t;
+  await t.test('playback through the nginx edge: one origin request per blocking reload, media cached', async (t) => {
+    const media = `${edge.url}/hls/${sessionId}/source/index.m3u8`;
+    const playlist = await (await fetch(media)).text();
+    const msn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(playlist)![1]) + (playlist.match(/#EXTINF/g)?.length ?? 0);
+    const url = `${media}?_HLS_msn=${msn + 1}&_HLS_part=0`;
+    // Ten viewers wait for the same part: the edge sends one request and answers all ten.
+    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(url).then(async (r) => ({ status: r.status, cache: r.headers.get('x-cache-status'), text: await r.text() }))));
+    t.same(answers.map((a) => a.status), Array(10).fill(200), 'every waiting viewer gets the playlist');
+    t.equal(answers.filter((a) => a.cache === 'MISS').length, 1, `one request went to the origin (${answers.map((a) => a.cache).join(' ')})`);
+    t.equal(new Set(answers.map((a) => a.text)).size, 1, 'all got the same answer');
+    const bare = await fetch(media);
+    t.not(bare.headers.get('x-cache-status'), 'HIT', 'the bare playlist is never served from the cache');
+    const part = /URI="(part-\d+\.m4s)"/.exec(answers[0]!.text)![1]!;
+    const first = await fetch(new URL(part, media));
+    await first.arrayBuffer();
+    const again = await fetch(new URL(part, media));
+    t.equal(again.status, 200);
+    t.equal(again.headers.get('x-cache-status'), 'HIT', 'a part is fetched from the nodes once, then from the cache');
+
+    const browser = await launchChromium(t);
+    const playerBase = await servePlayer(t);
+    const page = await browser.newPage();
+    t.teardown(() => page.close());
+    await page.goto(`${playerBase}/player.html?src=${encodeURIComponent(`${edge.url}${live.playbackUrl}`)}`);
+    await until(() => page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats.started), 'hls.js to start playing through the edge', 45_000, 100);
+    const from = await page.evaluate(() => document.querySelector('video')!.currentTime);
+    const played = await page.waitForFunction((f) => document.querySelector('video')!.currentTime >= f + 4, from, { timeout: 30_000, polling: 250 }).then(() => true, () => false);
+    t.ok(played, 'hls.js plays 4 s of the stream through the edge');
+    t.equal((await page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats)).fatal, null, 'with no fatal error');
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'csv=p=0', `${edge.url}${live.playbackUrl}`], { timeout: 60_000 });
+    t.match(stdout, /h264/, 'ffprobe reads it through the edge');
+  });
+
   await t.test("restarting B leaves A's stream alone", async (t) => {
     t.equal(await b.stop(), 0, 'B shuts down cleanly');
     b = await startNode(outer, envB);
@@ -151,16 +189,17 @@ t.test('two nodes share live streams, revocations and recordings', async (t) => 
     t.equal(body.interrupted, false, 'not marked interrupted');
   });
 
-  await t.test("rotating the key through B drops A's publisher", async (t) => {
+  await t.test("rotating the key through the edge drops A's publisher", async (t) => {
     const pub = publish(t, `rtmp://127.0.0.1:${a.rtmpPort}/live/${streamKey}`, { seconds: 120 });
     const next = await until(() => liveOn(b, sessionId), 'the new stream on A', 45_000, 200);
     const rotated = Date.now();
-    const res = await api(b, '/api/v1/channels/alice/stream-key', { method: 'POST', headers: auth, body: '{}' });
+    // Through the edge: whichever node takes the request, the node holding the stream ends it.
+    const res = await api(edge, '/api/v1/channels/alice/stream-key', { method: 'POST', headers: auth, body: '{}' });
     t.equal(res.status, 200);
     streamKey = res.body.streamKey;
     await pub.exited;
     const tookMs = Date.now() - rotated;
-    t.ok(tookMs <= 2000, `A dropped its publisher ${tookMs} ms after the rotation on B`);
+    t.ok(tookMs <= 2000, `A dropped its publisher ${tookMs} ms after the rotation`);
     const row = await until(async () => ((await sessionRow(next.sessionId)).ended_at ? sessionRow(next.sessionId) : null), 'the session to end', 10_000, 100);
     t.equal(row.end_reason, 'key-rotated');
   });
@@ -180,6 +219,7 @@ t.test('two nodes share live streams, revocations and recordings', async (t) => 
     t.equal(row.end_reason, 'node-lost', 'ended as node-lost');
     t.ok(endedMs <= (LEASE_S + 5) * 1000, `within the lease plus a few seconds (${endedMs} ms, lease ${LEASE_S} s)`);
     t.equal((await channelOn(b)).live, false, 'B no longer reports the channel live');
+    t.equal((await channelOn(edge)).live, false, 'nor does the edge, with A gone from its upstream');
     const vodId: string = (await db.query('select id from vods where live_session_id = $1', [next.sessionId])).rows[0].id;
     const vod = await until(async () => {
       const v = (await api(b, `/api/v1/vods/${vodId}`, { headers: auth })).body;
