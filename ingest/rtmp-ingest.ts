@@ -111,6 +111,11 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     return typeof address === 'object' && address ? address.port : this.options.port;
   }
 
+  /** Publishers accepted and connected now (one per channel). */
+  get publisherCount(): number {
+    return this.channelOwners.size;
+  }
+
   /** The process running node-media-server right now (null while it restarts). */
   get workerPid(): number | null {
     return this.worker.pid;

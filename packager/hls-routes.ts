@@ -28,6 +28,8 @@ export interface HlsRoutesOptions {
    * request is never cacheable.
    */
   blockingCacheS?: number;
+  /** Counts playlist requests while they are held (/metrics). */
+  metrics?: { holding<T>(wait: Promise<T>): Promise<T> };
   remote?: { owner: (sessionId: string) => Promise<SessionOwner | null>; proxy: OwnerProxy };
 }
 
@@ -84,7 +86,8 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
       opts.viewers.touch(session.id, clientKey(request));
       const query = parseReloadQuery(request.query as Record<string, unknown>);
       if ('error' in query) throw new AppError('BAD_REQUEST', `Bad playlist request: ${query.error}.`);
-      const result = await session.mediaPlaylist(rendition, query);
+      const answer = session.mediaPlaylist(rendition, query);
+      const result = await (query.msn !== undefined && opts.metrics ? opts.metrics.holding(answer) : answer);
       if (result.kind === 'ready') {
         if (query.msn === undefined) return sendPlaylist(reply, result.text);
         return reply.header('content-type', PLAYLIST_TYPE).header('cache-control', `public, max-age=${opts.blockingCacheS ?? 6}`).send(result.text);

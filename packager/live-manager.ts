@@ -48,6 +48,8 @@ export interface LiveManagerOptions {
   graceMs: number;
   maxDurationMs: number;
   maxRestarts: number;
+  /** Told of every part written (for /metrics). */
+  onPart?: () => void;
   /** Plans the ladder for a source; the pure ffmpeg argument builder lives behind it. */
   plan: (source: LiveSource) => LadderPlan;
 }
@@ -216,6 +218,7 @@ export class LiveManager {
     this.byChannel.set(event.channelId, session);
     this.byId.set(id, session);
     session.on('ended', (reason) => void this.onEnded(session, reason));
+    if (this.opts.onPart) session.on('part', this.opts.onPart);
     if (this.opts.maxDurationMs > 0) {
       this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), this.opts.maxDurationMs).unref());
     }

@@ -11,6 +11,7 @@ import type { LiveManager } from './live-manager.ts';
 import { liveRoutes } from './live-routes.ts';
 import { liveThumbnailRoute } from './live-thumbnail-route.ts';
 import type { OwnerProxy } from './owner-proxy.ts';
+import type { LiveMetrics } from './live-metrics.ts';
 import type { ViewerCounter } from './viewer-counter.ts';
 
 export interface LiveDeps {
@@ -20,6 +21,7 @@ export interface LiveDeps {
   viewers: ViewerCounter;
   directory: LiveDirectory;
   proxy: OwnerProxy;
+  metrics?: LiveMetrics;
   /** MEDIA_DIR: live files are under MEDIA_DIR/live/<session>/<rendition>/ */
   mediaDir: string;
   ffmpegPath: string;
@@ -43,6 +45,7 @@ export async function registerLive(app: FastifyInstance, deps: LiveDeps): Promis
     session: (id) => live.session(id),
     viewers,
     blockingCacheS: deps.blockingCacheS,
+    metrics: deps.metrics,
     remote: { owner: (id) => directory.owner(id), proxy },
   });
   await app.register(liveRoutes, {

@@ -27,6 +27,7 @@ import { registerLive } from '../packager/register-live.ts';
 import { ViewerCounter } from '../packager/viewer-counter.ts';
 import { LiveDirectory } from '../packager/live-directory.ts';
 import { OwnerProxy } from '../packager/owner-proxy.ts';
+import { LiveMetrics } from '../packager/live-metrics.ts';
 import { createLogger, logDestination, type Logger } from './log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
@@ -77,7 +78,10 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     // Known for sure once the HTTP listener is bound (PORT=0 picks a port); listen() sets it.
     let nodeUrl = nodeUrlFor(config.nodeUrl, config.host, config.port);
     const leases = new SessionLeases({ db: db.to<LiveTables>(), nodeId, nodeUrl: () => nodeUrl, leaseMs: config.leaseMs });
+    // The metrics live on the app's registry, which exists only once the app is built below.
+    let partsProduced = () => {};
     const live = new LiveManager({
+      onPart: () => partsProduced(),
       leases,
       leaseMs: config.leaseMs,
       bus,
@@ -126,7 +130,6 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
 
     const viewers = new ViewerCounter(bus);
     const directory = new LiveDirectory(db.to<LiveTables & ChannelTables>());
-    const proxy = new OwnerProxy(nodeId);
     const app = await buildApp({
       log,
       accounts,
@@ -137,6 +140,13 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       trustProxy: config.trustProxy,
       liveInfo: (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), directory, viewers, publicUrl: config.publicUrl }, channel),
     });
+    const liveMetrics = new LiveMetrics(app.metricsRegistry, {
+      owned: () => live.live().map((s) => s.snapshot()),
+      publishers: () => ingest.publisherCount,
+      viewers: (id) => viewers.count(id),
+    });
+    partsProduced = () => liveMetrics.onPart();
+    const proxy = new OwnerProxy(nodeId, liveMetrics);
     // Each room registers its routes and returns what to close; they close in reverse, after the app.
     const liveRoom = await registerLive(app, {
       live,
@@ -145,6 +155,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       viewers,
       directory,
       proxy,
+      metrics: liveMetrics,
       mediaDir: config.mediaDir,
       ffmpegPath: config.live.ffmpegPath,
       publicUrl: config.publicUrl,

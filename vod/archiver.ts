@@ -17,6 +17,7 @@ import { TileMaker } from './tile-maker.ts';
 import { finalizeVod } from './vod-finalizer.ts';
 import { tileRendition } from './vod-thumbnails.ts';
 import type { RecordedSession, VodStore } from './vod-store.ts';
+import type { FinalizedMetrics } from './vod-metrics.ts';
 
 export interface ArchiverOptions {
   mediaDir: string;
@@ -39,6 +40,8 @@ export interface ArchiverOptions {
   /** How long a finished session's directory stays (the server answers its ended live playlist a while). */
   retainEndedMs?: number;
   backoff?: BackoffPolicy;
+  /** Told of every VOD this archiver finalises (/metrics). */
+  metrics?: FinalizedMetrics;
 }
 
 interface SessionState {
@@ -280,13 +283,14 @@ export class Archiver {
     const fresh = await this.opts.store.ensureVod(sessionId);
     if (!fresh || fresh.vod.deleted_at) return;
     const tiles = tileRendition(fresh.renditions);
-    await finalizeVod(
+    const result = await finalizeVod(
       { storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log },
       fresh.vod,
       path.join(this.liveDir, sessionId),
       fresh.renditions,
       { rendition: tiles, dir: tiles ? path.join(this.liveDir, sessionId, TILE_DIR, tiles) : null, settled: tilesSettled },
     );
+    this.opts.metrics?.onFinalized(result, interrupted);
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
     await state.tiles?.close();
     this.unwatch(path.join(this.liveDir, sessionId));

@@ -14,6 +14,7 @@ import type { Storage } from '../src/storage/storage.ts';
 import { Archiver } from './archiver.ts';
 import type { BackoffPolicy } from './retry-backoff.ts';
 import { VodStore } from './vod-store.ts';
+import { registerVodMetrics } from './vod-metrics.ts';
 import { VodUrlSigner } from './vod-url-signer.ts';
 
 export interface VodDeps {
@@ -46,9 +47,11 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
 
   let archiver: Archiver | null = null;
   if (deps.archive !== false) {
+    const store = new VodStore(db);
     archiver = new Archiver({
       mediaDir: config.mediaDir,
-      store: new VodStore(db),
+      store,
+      metrics: registerVodMetrics(app.metricsRegistry, store, deps.nodeId),
       nodeId: deps.nodeId,
       nodeLostFinalizeMs: config.nodeLostFinalizeMs,
       storage,

@@ -102,6 +102,19 @@ export class VodStore {
     return rows.length === 1;
   }
 
+  /** Files of this node's sessions waiting for upload, and when the oldest was complete on disk. */
+  async uploadBacklog(nodeId: string): Promise<{ pending: number; oldestReadyAt: Date | null }> {
+    const row = await this.db
+      .selectFrom('vod_uploads')
+      .innerJoin('vods', 'vods.id', 'vod_uploads.vod_id')
+      .innerJoin('live_sessions', 'live_sessions.id', 'vods.live_session_id')
+      .select((eb) => [eb.fn.countAll<string | number>().as('pending'), eb.fn.min('vod_uploads.file_ready_at').as('oldest')])
+      .where('vod_uploads.state', '=', 'pending')
+      .where('live_sessions.owner_node', '=', nodeId)
+      .executeTakeFirstOrThrow();
+    return { pending: Number(row.pending), oldestReadyAt: row.oldest ? new Date(row.oldest as Date | string) : null };
+  }
+
   async markInterrupted(vodId: string): Promise<void> {
     await this.db.updateTable('vods').set({ interrupted: true }).where('id', '=', vodId).execute();
   }

@@ -15,6 +15,11 @@ interface Teardown {
  * `mediaDir` is an empty directory and media come through the cache).
  */
 export async function startNginx(t: Teardown, opts: { appUrl: string | string[]; mediaDir: string }): Promise<string> {
+  return (await startNginxProcess(t, opts)).url;
+}
+
+/** startNginx, also giving the master process's pid (its workers are its children), for CPU figures. */
+export async function startNginxProcess(t: Teardown, opts: { appUrl: string | string[]; mediaDir: string }): Promise<{ url: string; pid: number }> {
   const runDir = await tempDir(t, 'nginx');
   const port = await freePort();
   const template = await readFile(new URL('../../nginx.conf', import.meta.url), 'utf8');
@@ -46,7 +51,7 @@ export async function startNginx(t: Teardown, opts: { appUrl: string | string[];
     if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
     try {
       await fetch(`${base}/healthz`);
-      return base;
+      return { url: base, pid: child.pid! };
     } catch {
       if (Date.now() > deadline) throw new Error(`nginx did not answer: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));

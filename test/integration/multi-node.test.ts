@@ -117,6 +117,20 @@ t.test('two nodes share live streams, revocations and recordings', async (t) => 
     t.equal(stats.fatal, null, 'with no fatal error');
     const viewers = await until(async () => ((await channelOn(a)).viewers >= 1 ? (await channelOn(b)).viewers : null), 'the viewer to be counted', 15_000, 200);
     t.ok(viewers >= 1, `B reports the viewer A counts (${viewers})`);
+
+    const metric = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const onA = await (await fetch(`${a.url}/metrics`)).text();
+    const onB = await (await fetch(`${b.url}/metrics`)).text();
+    t.equal(metric(onA, 'spillway_live_sessions_owned'), 1, "A's /metrics: one session owned");
+    t.equal(metric(onB, 'spillway_live_sessions_owned'), 0, "B's: none");
+    t.equal(metric(onA, 'spillway_publishers'), 1, 'one publisher on A');
+    t.ok(metric(onA, 'spillway_parts_produced_total') > 10, 'parts produced on A');
+    t.ok(metric(onA, 'spillway_viewers') >= 1, 'viewers counted on A');
+    t.ok(metric(onA, 'spillway_ingest_bitrate_bits_per_second') > 0, "the session's ingest bitrate");
+    t.ok(metric(onB, 'spillway_proxy_requests_total') > 5, 'requests B proxied to A');
+    t.match(onB, /spillway_proxy_requests_total\{status="2xx"\}/, 'labelled by status class only');
+    t.ok(metric(onA, 'spillway_upload_queue_length') >= 0 && metric(onA, 'spillway_upload_lag_seconds') >= 0, 'the upload queue and its lag');
+    t.match(onA, /spillway_playlist_requests_waiting \d+/, 'playlist requests waiting');
   });
 
   const outer = t;
@@ -229,6 +243,7 @@ t.test('two nodes share live streams, revocations and recordings', async (t) => 
     const stored = await uploaded();
     t.ok(vod.durationS >= stored * 2 - 1, `it holds what was uploaded (${vod.durationS.toFixed(1)} s from ${stored} segments)`);
     t.match(b.output(), /finalising the VOD of a lost node/, 'B finalised it');
+    t.match(await (await fetch(`${b.url}/metrics`)).text(), /spillway_vods_finalized_total\{result="ready",interrupted="true"\} 1/, "B's /metrics counts it");
     const master = await fetch(`${b.url}/vod/${vodId}/master.m3u8`);
     t.equal(master.status, 200, 'and it plays');
   });
