@@ -44,13 +44,15 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
 
   /**
    * A session this node does not hold is forwarded to its owner (unless this request came from
-   * another node already: no loops). Returns the reply it sent, or null when the session is here.
+   * another node already: no loops). True when it was (the answer is on its way), false when the
+   * session is here.
    */
-  const viaOwner = async (id: string, request: FastifyRequest, reply: FastifyReply, headers: Record<string, string> = {}) => {
-    if (opts.session(id)) return null;
+  const viaOwner = async (id: string, request: FastifyRequest, reply: FastifyReply, headers: Record<string, string> = {}): Promise<boolean> => {
+    if (opts.session(id)) return false;
     const owner = opts.remote && !request.headers[PROXIED_HEADER] ? await opts.remote.owner(id) : null;
     if (!owner) throw new AppError('NOT_FOUND', 'No such live stream.');
-    return opts.remote!.proxy.forward(request, reply, owner.ownerUrl, headers);
+    await opts.remote!.proxy.forward(request, reply, owner.ownerUrl, headers);
+    return true;
   };
   const liveSession = (id: string) => {
     const session = opts.session(id);
@@ -65,8 +67,7 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
   const sendPlaylist = (reply: FastifyReply, text: string) => reply.header('content-type', PLAYLIST_TYPE).header('cache-control', NO_CACHE).send(text);
 
   app.get('/:session/master.m3u8', { schema: { hide: true, params: Type.Object({ session: SessionId }) } }, async (request, reply) => {
-    const proxied = await viaOwner(request.params.session, request, reply);
-    if (proxied) return proxied;
+    if (await viaOwner(request.params.session, request, reply)) return reply;
     const session = liveSession(request.params.session);
     // Right after a publish the renditions' init sections are a moment away.
     const master = await session.waitForMaster(10_000);
@@ -79,8 +80,7 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
     { schema: { hide: true, params: Type.Object({ session: SessionId, rendition: Rendition }) } },
     async (request, reply) => {
       const { rendition } = request.params;
-      const proxied = await viaOwner(request.params.session, request, reply, { [VIEWER_HEADER]: clientKey(request) });
-      if (proxied) return proxied;
+      if (await viaOwner(request.params.session, request, reply, { [VIEWER_HEADER]: clientKey(request) })) return reply;
       const session = liveSession(request.params.session);
       if (!session.hasRendition(rendition)) throw new AppError('NOT_FOUND', 'No such rendition.');
       opts.viewers.touch(session.id, clientKey(request));
@@ -107,8 +107,7 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
       let info = await stat(full).catch(() => null);
       if (!info) {
         // Written on the owner's disk, not here.
-        const proxied = await viaOwner(sessionId, request, reply);
-        if (proxied) return proxied;
+        if (await viaOwner(sessionId, request, reply)) return reply;
         // The preload-hinted part and a listed segment still being written are held until on disk.
         const session = opts.session(sessionId);
         if (session && (await session.waitForFile(rendition, file))) info = await stat(full).catch(() => null);

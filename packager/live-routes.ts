@@ -119,7 +119,8 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (fastify,
         const elsewhere = opts.proxy && !request.headers[PROXIED_HEADER] ? await opts.directory.byChannel(channel.id) : null;
         const owner = elsewhere ? await opts.directory.owner(elsewhere.sessionId) : null;
         if (!owner) throw new AppError('NOT_FOUND', 'The channel is not live.');
-        return opts.proxy!.forward(request, reply, owner.ownerUrl, { authorization: request.headers.authorization ?? '' });
+        await opts.proxy!.forward(request, reply, owner.ownerUrl, { authorization: request.headers.authorization ?? '' });
+        return reply;
       }
       return {
         ...(await liveStatus(opts, channel)),

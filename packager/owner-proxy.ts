@@ -30,8 +30,11 @@ export class OwnerProxy {
     private readonly timeoutMs = PROXY_TIMEOUT_MS,
   ) {}
 
-  /** Sends `request` (its path and query string) to `ownerUrl` and streams the answer back. */
-  forward(request: FastifyRequest, reply: FastifyReply, ownerUrl: string, extraHeaders: Record<string, string> = {}): Promise<FastifyReply> {
+  /**
+   * Sends `request` (its path and query string) to `ownerUrl` and streams the answer back through
+   * `reply`; resolves once the answer is handed over (the handler then returns `reply`).
+   */
+  forward(request: FastifyRequest, reply: FastifyReply, ownerUrl: string, extraHeaders: Record<string, string> = {}): Promise<void> {
     const target = new URL(request.url, ownerUrl.endsWith('/') ? ownerUrl : `${ownerUrl}/`);
     const client = target.protocol === 'https:' ? https : http;
     const headers: Record<string, string> = { ...extraHeaders, [PROXIED_HEADER]: this.nodeId };
@@ -52,7 +55,9 @@ export class OwnerProxy {
           }
           // A viewer that goes away stops the request to the owner too.
           reply.raw.once('close', () => res.destroy());
-          resolve(reply.send(res));
+          reply.send(res);
+          // Not the reply itself: it is a thenable that settles only when the response ends.
+          resolve();
         },
       );
       upstream.on('timeout', () => upstream.destroy(new Error(`the owning node did not answer within ${this.timeoutMs} ms`)));
