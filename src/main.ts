@@ -187,7 +187,17 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     });
     closers.push(() => recording.close());
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
-    closers.push(() => app.close());
+    closers.push(async () => {
+      // server.close() reaps the keep-alive connections idle at that moment; one still answering
+      // (an edge's held playlist request) goes idle afterwards and would hold the close for the
+      // whole keep-alive timeout (72 s). Reap those as they go idle.
+      const reaper = setInterval(() => app.server.closeIdleConnections(), 200);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(reaper);
+      }
+    });
 
     return {
       config,
