@@ -53,7 +53,7 @@ try {
     SECRET_KEY: randomBytes(32).toString('hex'),
     LADDER: '',
     PART_DURATION_MS: String(partMs),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
   });
   const edge = await startNginxProcess(t, { appUrl: origin.url, mediaDir: await tempDir(t, 'edge-empty') });
   const reg = await (await fetch(`${origin.url}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'bench', email: 'bench@bench.test', password: 'benchmark password' }) })).json();
