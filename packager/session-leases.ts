@@ -28,6 +28,11 @@ export class SessionLeases {
     return this.opts.nodeId;
   }
 
+  /** How long past its expiry a lease may be claimed: the owner's renewal interval, at most 2 s. */
+  private claimGraceMs(): number {
+    return Math.min(2000, Math.floor(this.opts.leaseMs / 5));
+  }
+
   private expiry() {
     return sql<Date>`now() + ${this.opts.leaseMs} * interval '1 millisecond'`;
   }
@@ -78,14 +83,16 @@ export class SessionLeases {
   /**
    * Ends open sessions of other nodes whose lease ran out (all of them, or one channel's) as
    * node-lost. One conditional UPDATE: when two nodes race, PostgreSQL re-checks `ended_at IS NULL`
-   * on the row the first one changed, so each session is claimed, and announced, exactly once.
+   * on the row the first one changed, so each session is claimed, and announced, exactly once. A
+   * lease counts as run out only a moment after its expiry, so an owner coming back from a database
+   * outage renews first.
    */
   async claimExpired(channelId?: string): Promise<LeasedSession[]> {
     let query = this.opts.db
       .updateTable('live_sessions')
       .set({ ended_at: sql`now()`, end_reason: 'node-lost' })
       .where('ended_at', 'is', null)
-      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', sql<Date>`now()`)]))
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', sql<Date>`now() - ${this.claimGraceMs()} * interval '1 millisecond'`)]))
       .where((eb) => eb.or([eb('owner_node', 'is', null), eb('owner_node', '!=', this.opts.nodeId)]));
     if (channelId) query = query.where('channel_id', '=', channelId);
     const rows = await query.returning(['id', 'channel_id', 'owner_node']).execute();

@@ -32,7 +32,7 @@ export const CONFIG_VARS = {
     default: '',
     meaning: 'Internal base URL other nodes reach this one at, to proxy the playlists and media of streams it ingests (e.g. http://app1:8080); empty means http://HOST:PORT as bound (loopback for 0.0.0.0).',
   },
-  LIVE_LEASE_S: { default: '15', meaning: 'A node renews the lease on its live streams every third of this; a stream whose node stops renewing for this long is ended as node-lost by another node.' },
+  LIVE_LEASE_S: { default: '15', meaning: 'A node renews the lease on its live streams every few seconds (five times per lease); a stream whose node stops renewing for this long is ended as node-lost by another node.' },
   NODE_LOST_FINALIZE_S: { default: '60', meaning: 'When a stream\'s node was lost, another node finalises its VOD from what reached storage (marked interrupted) after this many seconds, unless the node comes back first.' },
   DATABASE_URL: { default: '', meaning: 'PostgreSQL URL; empty means embedded PGlite under DATA_DIR/pglite.' },
   REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters and rate limits; empty means in-process.' },
