@@ -1,13 +1,14 @@
 // Owns every live session of this node: starts one when the ingest reports a publish, keeps it
 // through a reconnect within the grace window, ends it with a typed reason, and records it in the
 // database and on the bus. Across nodes: each session is held through a lease (session-leases.ts)
-// renewed here; sessions of nodes that stopped renewing are ended as node-lost; a revocation
-// ("end channel X's stream, reason R") goes over the bus to whichever node owns the stream.
+// that lease-keeper.ts renews; a revocation ("end channel X's stream, reason R") goes over the bus to
+// whichever node owns the stream.
 import { randomUUID } from 'node:crypto';
-import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
+import type { Bus } from '../src/bus/bus.ts';
 import type { Logger } from '../src/log.ts';
 import { LiveSession, type LiveSessionOptions } from './live-session.ts';
 import type { SessionLeases } from './session-leases.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
 /** The stream a live session is made from: the part of the ingest's publish event the packager uses. */
@@ -30,9 +31,6 @@ export interface LadderPlan {
   renditions: RenditionInfo[];
   buildRun: LiveSessionOptions['buildRun'];
 }
-
-/** The bus topic every node acts on: end this channel's stream, if it is here. */
-export const REVOKE_TOPIC = 'stream.revoke';
 
 export interface LiveManagerOptions {
   leases: SessionLeases;
@@ -59,109 +57,41 @@ export class LiveManager {
   private readonly byId = new Map<string, LiveSession>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly maxTimers = new Map<string, NodeJS.Timeout>();
-  /** Sessions whose row is written: the ones a lease renewal must find. */
-  private readonly leased = new Set<string>();
+  private readonly keeper: LeaseKeeper;
   private ingest: IngestControl | null = null;
   private closing = false;
-  private leaseTimer: NodeJS.Timeout | null = null;
-  private unsubscribeRevoke: Unsubscribe | null = null;
-  private renewing = false;
 
-  constructor(private readonly opts: LiveManagerOptions) {}
+  constructor(private readonly opts: LiveManagerOptions) {
+    this.keeper = new LeaseKeeper({
+      leases: opts.leases,
+      bus: opts.bus,
+      log: opts.log,
+      leaseMs: opts.leaseMs,
+      onLost: async (id) => {
+        const session = this.byId.get(id);
+        if (!session || session.ended) return;
+        this.ingest?.kick(session.channelId);
+        await session.end('node-lost');
+      },
+      onRevoke: (channelId, reason) => this.endChannel(channelId, reason),
+    });
+  }
 
   connectIngest(ingest: IngestControl): void {
     this.ingest = ingest;
   }
 
-  /**
-   * Ends this node's own sessions a crash left open (never another node's), then keeps the leases:
-   * renews this node's, ends other nodes' expired ones, and listens for revocations.
-   */
+  /** Ends this node's own interrupted sessions, then keeps its leases and hears revocations. */
   async start(): Promise<void> {
-    const own = await this.opts.leases.endOwnInterrupted();
-    if (own.length) this.opts.log.warn({ sessions: own }, 'ended live sessions interrupted by a restart of this node');
-    await this.subscribeRevocations();
-    await this.sweepExpired();
-    // Five renewals per lease, at most 3 s apart: a database outage of two thirds of the lease is
-    // ridden out, and the first renewal after it lands before other nodes may claim (see claimExpired).
-    this.leaseTimer = setInterval(() => void this.leaseTick(), Math.max(500, Math.min(3000, Math.floor(this.opts.leaseMs / 5)))).unref();
+    await this.keeper.start();
   }
 
   /**
-   * Ends `channelId`'s stream on whichever node owns it (key rotated, account deleted, storage
-   * quota, a suspension): a bus message every node acts on. With the bus down, this node acts alone.
+   * Ends `channelId`'s stream on whichever node owns it (key rotated, account deleted, a
+   * suspension): a bus message every node acts on. With the bus down, this node acts alone.
    */
   async revoke(channelId: string, reason: EndReason): Promise<void> {
-    try {
-      await this.opts.bus.publish(REVOKE_TOPIC, { channelId, reason });
-    } catch (err) {
-      this.opts.log.error({ err, channelId, reason }, 'announcing a revocation failed; ending the stream here only');
-      await this.endChannel(channelId, reason);
-    }
-  }
-
-  private async subscribeRevocations(): Promise<void> {
-    if (this.unsubscribeRevoke || this.closing) return;
-    try {
-      this.unsubscribeRevoke = await this.opts.bus.subscribe(REVOKE_TOPIC, (message) => {
-        const m = message as { channelId?: unknown; reason?: unknown };
-        if (typeof m?.channelId !== 'string' || typeof m.reason !== 'string') return;
-        void this.endChannel(m.channelId, m.reason as EndReason);
-      });
-    } catch (err) {
-      this.opts.log.warn({ err }, 'subscribing to revocations failed; trying again at the next lease renewal');
-    }
-  }
-
-  private async leaseTick(): Promise<void> {
-    if (this.renewing || this.closing) return;
-    this.renewing = true;
-    try {
-      await this.renewLeases();
-      await this.sweepExpired();
-      await this.subscribeRevocations();
-    } finally {
-      this.renewing = false;
-    }
-  }
-
-  /**
-   * A failed renewal (database unreachable) is only logged and tried again: the lease outlasts a few
-   * failures, and a stream must never end because the database blinked. A session missing from a
-   * successful renewal was ended by another node (it found the lease expired) or deleted with its
-   * channel: this node stops it too.
-   */
-  private async renewLeases(): Promise<void> {
-    const held = [...this.leased];
-    let renewed: Set<string>;
-    try {
-      renewed = await this.opts.leases.renew();
-    } catch (err) {
-      this.opts.log.warn({ err }, 'renewing live session leases failed; retrying');
-      return;
-    }
-    for (const id of held) {
-      const session = this.byId.get(id);
-      if (!session || session.ended || renewed.has(id) || !this.leased.has(id)) continue;
-      this.opts.log.error({ session: id }, 'this node lost the lease of a live session; stopping it');
-      this.ingest?.kick(session.channelId);
-      await session.end('node-lost');
-    }
-  }
-
-  /** Other nodes' sessions whose lease ran out: ended once (node-lost), and announced. */
-  private async sweepExpired(): Promise<void> {
-    let lost: Awaited<ReturnType<SessionLeases['claimExpired']>>;
-    try {
-      lost = await this.opts.leases.claimExpired();
-    } catch (err) {
-      this.opts.log.warn({ err }, 'looking for live sessions of lost nodes failed');
-      return;
-    }
-    for (const s of lost) {
-      this.opts.log.warn({ session: s.id, channelId: s.channelId, owner: s.ownerNode }, 'ended a live session whose node stopped renewing its lease');
-      await this.opts.bus.publish('stream.ended', { sessionId: s.id, channelId: s.channelId, reason: 'node-lost' }).catch(() => {});
-    }
+    if (!(await this.keeper.revoke(channelId, reason))) await this.endChannel(channelId, reason);
   }
 
   async onPublish(event: LiveSource): Promise<void> {
@@ -215,7 +145,7 @@ export class LiveManager {
       await this.opts.bus.publish('stream.refused', { channelId: event.channelId, slug: event.slug, reason: 'already-live' }).catch(() => {});
       return;
     }
-    this.leased.add(id);
+    this.keeper.hold(id);
     void this.announceReady(session);
     this.byChannel.set(event.channelId, session);
     this.byId.set(id, session);
@@ -286,8 +216,7 @@ export class LiveManager {
 
   async close(): Promise<void> {
     this.closing = true;
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
-    await this.unsubscribeRevoke?.().catch(() => {});
+    await this.keeper.close();
     for (const t of [...this.graceTimers.values(), ...this.maxTimers.values()]) clearTimeout(t);
     await Promise.all([...this.byChannel.values()].map((s) => s.end('server-shutdown')));
   }
@@ -300,7 +229,7 @@ export class LiveManager {
     if (this.byChannel.get(session.channelId) === session) this.byChannel.delete(session.channelId);
     // Ended playlists stay answerable for a while so players see EXT-X-ENDLIST.
     setTimeout(() => this.byId.delete(session.id), 5 * 60_000).unref();
-    if (!this.leased.delete(session.id)) return;
+    if (!this.keeper.release(session.id)) return;
     // The row must end, or the channel stays live in every listing: a database outage is waited out.
     for (let attempt = 1; ; attempt++) {
       try {
