@@ -17,6 +17,7 @@ import { tempDir } from '../test/helpers/services.ts';
 import { until } from '../test/helpers/media.ts';
 import { arg, median, percentile } from './bench-server.ts';
 import { cpuBetween, cpuByPid, treeStats } from './proc-stats.ts';
+import { KeepAliveClient } from './keepalive-client.ts';
 
 function textArg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -83,30 +84,39 @@ try {
     }
   })();
 
-  const results: Array<{ viewers: number; run: number; originRps: number; p50: number; p99: number; edgeCpu: number; parts: number; errors: number }> = [];
+  const results: Array<{ viewers: number; run: number; originRps: number; p50: number; p99: number; edgeCpu: number; parts: number; errors: number; keepUp: number; selfCpu: number }> = [];
   for (const n of viewerCounts) {
     for (let run = 1; run <= runs; run++) {
       const figures = await phase(n);
       results.push({ viewers: n, run, ...figures });
-      console.log(`N=${n} run ${run}: origin ${figures.originRps.toFixed(1)} req/s, part latency p50 ${figures.p50} ms p99 ${figures.p99} ms, edge CPU ${figures.edgeCpu.toFixed(1)} % of a core, ${figures.parts} parts received, ${figures.errors} errors`);
+      console.log(
+        `N=${n} run ${run}: origin ${figures.originRps.toFixed(1)} req/s, part latency p50 ${figures.p50} ms p99 ${figures.p99} ms, edge CPU ${figures.edgeCpu.toFixed(1)} % of a core, ` +
+          `${figures.parts} parts received (${(figures.keepUp * 100).toFixed(0)} % of every part to every viewer), ${figures.errors} errors, load generator CPU ${figures.selfCpu.toFixed(0)} %, load ${os.loadavg()[0]!.toFixed(1)}`,
+      );
     }
   }
   stopping = true;
   await probe.catch(() => {});
 
   console.log(`\nload: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (1/5/15 min), ${os.cpus().length} cores; part ${partMs} ms; ${runs} runs × ${seconds} s per N; medians of the runs:`);
-  console.log('viewers  origin req/s  part p50 ms  part p99 ms  edge CPU %');
+  console.log('viewers  origin req/s  part p50 ms  part p99 ms  edge CPU %  parts delivered %');
   for (const n of viewerCounts) {
     const rs = results.filter((r) => r.viewers === n);
     const m = (f: (r: (typeof rs)[number]) => number) => median(rs.map(f));
-    console.log(`${String(n).padStart(7)}  ${m((r) => r.originRps).toFixed(1).padStart(12)}  ${String(m((r) => r.p50)).padStart(11)}  ${String(m((r) => r.p99)).padStart(11)}  ${m((r) => r.edgeCpu).toFixed(1).padStart(10)}`);
+    console.log(`${String(n).padStart(7)}  ${m((r) => r.originRps).toFixed(1).padStart(12)}  ${String(m((r) => r.p50)).padStart(11)}  ${String(m((r) => r.p99)).padStart(11)}  ${m((r) => r.edgeCpu).toFixed(1).padStart(10)}  ${(m((r) => r.keepUp) * 100).toFixed(0).padStart(17)}`);
   }
 
   async function phase(n: number) {
     let running = true;
     const latencies: number[] = [];
     let errors = 0;
+    const edgeAddress = new URL(edge.url);
     const viewer = async () => {
+      const client = new KeepAliveClient(edgeAddress.hostname, Number(edgeAddress.port));
+      const get = async (url: string) => {
+        const res = await client.get(url.slice(edge.url.length));
+        return { ...res, ok: res.status === 200 };
+      };
       let next = lastPart((await get(edge.url + playlistPath)).body.toString());
       while (running) {
         try {
@@ -126,6 +136,7 @@ try {
           if (running) await new Promise((r) => setTimeout(r, partMs));
         }
       }
+      client.close();
     };
     let measuring = false;
     const viewers = Array.from({ length: n }, () => viewer());
@@ -137,15 +148,20 @@ try {
     const probeBefore = probeRequests;
     const edgePids = treeStats(edge.pid, new Set()).pids;
     const cpuBefore = cpuByPid(edgePids);
+    const selfBefore = (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
     const startedAt = Date.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const elapsedS = (Date.now() - startedAt) / 1000;
     const edgeCpu = (cpuBetween(cpuBefore, cpuByPid(edgePids)) / elapsedS) * 100;
+    const selfCpu = ((process.cpuUsage().user + process.cpuUsage().system) / 1e6 - selfBefore) / elapsedS * 100;
     const originRequests = (await hlsRequests(origin.url)) - originBefore - (probeRequests - probeBefore);
     measuring = false;
     running = false;
     await Promise.all(viewers);
-    return { originRps: originRequests / elapsedS, p50: percentile(latencies, 50), p99: percentile(latencies, 99), edgeCpu, parts: latencies.length, errors };
+    // A viewer keeping up receives every part: 1000/partMs a second. Fewer means the load generator
+    // (this process) fell behind, and the latencies measure it rather than the edge.
+    const keepUp = latencies.length / n / elapsedS / (1000 / partMs);
+    return { originRps: originRequests / elapsedS, p50: percentile(latencies, 50), p99: percentile(latencies, 99), edgeCpu, parts: latencies.length, errors, keepUp, selfCpu };
   }
 } finally {
   agent.destroy();
