@@ -64,6 +64,13 @@ export async function registerLive(app: FastifyInstance, deps: LiveDeps): Promis
     liveSession: (id) => live.liveSession(id),
     mediaDir: deps.mediaDir,
     ffmpegPath: deps.ffmpegPath,
+    remote: {
+      owner: async (channelId) => {
+        const entry = await directory.byChannel(channelId);
+        return entry ? directory.owner(entry.sessionId) : null;
+      },
+      proxy,
+    },
   });
   const sharing = setInterval(() => void viewers.share(live.live().map((s) => s.id)).catch(() => {}), SHARE_VIEWERS_MS).unref();
   // The sessions themselves belong to the LiveManager, which main.ts closes.

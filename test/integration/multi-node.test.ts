@@ -103,6 +103,9 @@ t.test('two nodes share live streams, revocations and recordings', async (t) => 
     const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', master], { timeout: 60_000 });
     t.match(stdout, /h264,640,360/, 'ffprobe decodes the video through B');
     t.match(stdout, /aac/, 'and the audio');
+    const thumbnail = await fetch(`${b.url}/api/v1/channels/alice/thumbnail.jpg`);
+    t.equal(thumbnail.status, 200, "B answers the channel's live thumbnail, made by A");
+    t.equal(thumbnail.headers.get('content-type'), 'image/jpeg');
 
     const browser = await launchChromium(t);
     const playerBase = await servePlayer(t);
