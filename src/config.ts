@@ -35,7 +35,7 @@ export const CONFIG_VARS = {
   LIVE_LEASE_S: { default: '15', meaning: 'A node renews the lease on its live streams every few seconds (five times per lease); a stream whose node stops renewing for this long is ended as node-lost by another node.' },
   NODE_LOST_FINALIZE_S: { default: '60', meaning: 'When a stream\'s node was lost, another node finalises its VOD from what reached storage (marked interrupted) after this many seconds, unless the node comes back first.' },
   DATABASE_URL: { default: '', meaning: 'PostgreSQL URL; empty means embedded PGlite under DATA_DIR/pglite.' },
-  REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters and rate limits; empty means in-process.' },
+  REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters, rate limits and the BullMQ job queues; empty means in-process (jobs kept in the database).' },
   REDIS_PREFIX: { default: 'spillway:', meaning: 'Prefix of every Redis key and channel, so several deployments can share one Redis.' },
   S3_BUCKET: { default: '', meaning: 'S3 bucket for recordings; empty means local storage under DATA_DIR/storage.' },
   S3_ENDPOINT: { default: '', meaning: 'S3-compatible endpoint (MinIO etc.); empty means AWS.' },
