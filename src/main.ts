@@ -39,6 +39,9 @@ import type { Storage } from './storage/storage.ts';
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
 export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables;
 
+// How long requests in flight may finish when the server shuts down (a blocking reload holds ≤ 6 s).
+const SHUTDOWN_DRAIN_MS = 8000;
+
 export interface Server {
   config: Config;
   app: FastifyInstance;
@@ -191,12 +194,15 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     closers.push(async () => {
       // server.close() reaps the keep-alive connections idle at that moment; one still answering
       // (an edge's held playlist request) goes idle afterwards and would hold the close for the
-      // whole keep-alive timeout (72 s). Reap those as they go idle.
+      // whole keep-alive timeout (72 s). Reap those as they go idle, and after a drain of a few
+      // seconds (longer than a blocking reload is held) drop whatever is left.
       const reaper = setInterval(() => app.server.closeIdleConnections(), 200);
+      const deadline = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_DRAIN_MS);
       try {
         await app.close();
       } finally {
         clearInterval(reaper);
+        clearTimeout(deadline);
       }
     });
 
