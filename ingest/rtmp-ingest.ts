@@ -28,8 +28,8 @@ export interface RtmpIngestOptions {
   host: string;
   port: number;
   verifyStreamKey: (key: string) => Promise<IngestChannel | null>;
-  /** After the key is accepted: a reason to refuse this channel now (its storage limit), or null. */
-  admit?: (channel: IngestChannel) => Promise<'storage-quota' | null>;
+  /** After the key is accepted: a reason to refuse this channel now (its storage limit, live on another node), or null. */
+  admit?: (channel: IngestChannel) => Promise<'storage-quota' | 'already-live' | null>;
   log: Logger;
   /** Second bad attempt from an address waits this long, each further one twice as long (≤ 5 s). */
   badKeyDelayMs?: number;
@@ -109,6 +109,11 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   get port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  /** Publishers accepted and connected now (one per channel). */
+  get publisherCount(): number {
+    return this.channelOwners.size;
   }
 
   /** The process running node-media-server right now (null while it restarts). */

@@ -33,7 +33,7 @@ export interface LiveSessionOptions {
 const holdMs = (packager: RenditionPackager) => Math.max(3000, packager.state.targetDuration * 3000);
 const FIRST_PART_WAIT_MS = 10_000;
 
-export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [SegmentEvent] }> {
+export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [SegmentEvent]; part: [string] }> {
   readonly startedAt = new Date();
   private readonly packagers = new Map<string, RenditionPackager>();
   readonly health = new StreamHealth();
@@ -58,6 +58,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
         log: opts.log,
       });
       packager.on('segment', (e) => this.emit('segment', e));
+      packager.on('part', () => this.emit('part', r.name));
       this.packagers.set(r.name, packager);
     }
   }

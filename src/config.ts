@@ -27,6 +27,13 @@ export const CONFIG_VARS = {
   PUBLIC_URL: { default: '', meaning: 'Base URL viewers use (e.g. https://live.example.com); empty means relative URLs.' },
   DATA_DIR: { default: './data', meaning: 'Where embedded data lives: PGlite database, local storage, generated secret.' },
   MEDIA_DIR: { default: '', meaning: 'Live media files (parts, segments); empty means DATA_DIR/media.' },
+  NODE_ID: { default: '', meaning: 'This node\'s id among several sharing one database (letters, digits, - and _); empty means generated once into DATA_DIR/node-id.' },
+  NODE_URL: {
+    default: '',
+    meaning: 'Internal base URL other nodes reach this one at, to proxy the playlists and media of streams it ingests (e.g. http://app1:8080); empty means http://HOST:PORT as bound (loopback for 0.0.0.0).',
+  },
+  LIVE_LEASE_S: { default: '15', meaning: 'A node renews the lease on its live streams every few seconds (five times per lease); a stream whose node stops renewing for this long is ended as node-lost by another node.' },
+  NODE_LOST_FINALIZE_S: { default: '60', meaning: 'When a stream\'s node was lost, another node finalises its VOD from what reached storage (marked interrupted) after this many seconds, unless the node comes back first.' },
   DATABASE_URL: { default: '', meaning: 'PostgreSQL URL; empty means embedded PGlite under DATA_DIR/pglite.' },
   REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters, rate limits and the BullMQ job queues; empty means in-process (jobs kept in the database).' },
   REDIS_PREFIX: { default: 'spillway:', meaning: 'Prefix of every Redis key and channel, so several deployments can share one Redis.' },
@@ -74,6 +81,12 @@ export interface Config {
   publicUrl: string;
   dataDir: string;
   mediaDir: string;
+  /** null: generated once into DATA_DIR/node-id (src/node-identity.ts) */
+  nodeId: string | null;
+  /** null: derived from the bound address once the server listens */
+  nodeUrl: string | null;
+  leaseMs: number;
+  nodeLostFinalizeMs: number;
   databaseUrl: string | null;
   redisUrl: string | null;
   redisPrefix: string;
@@ -151,6 +164,9 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = path.resolve(raw('DATA_DIR'));
   const mediaDir = raw('MEDIA_DIR') === '' ? path.join(dataDir, 'media') : path.resolve(raw('MEDIA_DIR'));
 
+  const nodeId = raw('NODE_ID');
+  if (nodeId !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new ConfigError('NODE_ID', `expected 1 to 64 letters, digits, - or _, got "${nodeId}"`);
+
   const secretText = raw('SECRET_KEY');
   if (secretText !== '' && !/^[0-9a-fA-F]{64}$/.test(secretText)) {
     throw new ConfigError('SECRET_KEY', 'expected 64 hexadecimal characters (32 bytes); generate one with `openssl rand -hex 32`');
@@ -211,6 +227,10 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl: url('PUBLIC_URL', ['http:', 'https:']) ?? '',
     dataDir,
     mediaDir,
+    nodeId: nodeId === '' ? null : nodeId,
+    nodeUrl: url('NODE_URL', ['http:', 'https:']),
+    leaseMs: int('LIVE_LEASE_S', 3, 600) * 1000,
+    nodeLostFinalizeMs: int('NODE_LOST_FINALIZE_S', 0, 86400) * 1000,
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: raw('REDIS_PREFIX'),

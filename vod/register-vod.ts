@@ -14,6 +14,7 @@ import type { Storage } from '../src/storage/storage.ts';
 import { Archiver } from './archiver.ts';
 import type { BackoffPolicy } from './retry-backoff.ts';
 import { VodStore } from './vod-store.ts';
+import { registerVodMetrics } from './vod-metrics.ts';
 import { VodUrlSigner } from './vod-url-signer.ts';
 
 export interface VodDeps {
@@ -23,6 +24,8 @@ export interface VodDeps {
   config: Config;
   log: Logger;
   keys: ServerKeys;
+  /** This node's id (src/node-identity.ts): which sessions its archiver finalises. */
+  nodeId: string;
   /** Resolves bearer tokens for the owner-only routes. */
   accounts: AccountService;
   /** false when the archiver runs as its own process (`npm run archiver`): only the routes are added. */
@@ -44,9 +47,13 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
 
   let archiver: Archiver | null = null;
   if (deps.archive !== false) {
+    const store = new VodStore(db);
     archiver = new Archiver({
       mediaDir: config.mediaDir,
-      store: new VodStore(db),
+      store,
+      metrics: registerVodMetrics(app.metricsRegistry, store, deps.nodeId),
+      nodeId: deps.nodeId,
+      nodeLostFinalizeMs: config.nodeLostFinalizeMs,
       storage,
       bus: deps.bus,
       log: log.child({ mod: 'archiver' }),

@@ -33,6 +33,8 @@ export const VodBody = Type.Object({
   visibility: Type.String({ enum: ['public', 'unlisted', 'private'] }),
   startedAt: Type.String({ format: 'date-time' }),
   durationS: Type.Number(),
+  /** Finalised by another node after the streaming node was lost: may end before the stream did. */
+  interrupted: Type.Boolean(),
   sizeBytes: Type.Integer(),
   renditions: Type.Array(Type.Object({ name: Type.String(), width: Type.Integer(), height: Type.Integer(), bandwidth: Type.Integer() })),
   thumbnailUrl: Type.Union([Type.String(), Type.Null()]),
@@ -60,6 +62,7 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       visibility: vod.visibility,
       startedAt: vod.started_at.toISOString(),
       durationS: vod.duration_s,
+      interrupted: vod.interrupted,
       sizeBytes: vod.size_bytes,
       renditions: vod.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth })),
       thumbnailUrl: ready && vod.thumbnail_key ? mediaUrl(vod, 'poster.jpg') : null,

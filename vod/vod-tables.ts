@@ -35,6 +35,10 @@ export interface VodsTable {
   /** sql/005: where the recording's first frame falls in its live session (ms) */
   media_offset_ms: Generated<number>;
   storage_prefix: string;
+  /** sql/009: who finalises it (one node), and whether it was finalised after its node was lost */
+  finalizer_node: Nullable<string>;
+  finalize_claimed_at: NullableTimestamp;
+  interrupted: Generated<boolean>;
   created_at: Generated<Date>;
   deleted_at: NullableTimestamp;
 }

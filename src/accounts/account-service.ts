@@ -39,8 +39,18 @@ export interface AccountServiceDeps {
 // Names that would collide with the web UI's or the API's own paths, or confuse viewers.
 const RESERVED_USERNAMES = new Set(['admin', 'api', 'live', 'vod', 'vods', 'static', 'assets', 'login', 'logout', 'signup', 'settings', 'dashboard', 'spillway', 'root', 'system', 'moderator', 'healthz', 'readyz', 'metrics']);
 
+/** Told after an account is deleted, with the channels that went with it (their streams must end). */
+type AccountDeletedListener = (userId: string, channelIds: string[]) => void;
+
 export class AccountService {
+  private readonly deletedListeners = new Set<AccountDeletedListener>();
+
   constructor(private readonly deps: AccountServiceDeps) {}
+
+  onAccountDeleted(listener: AccountDeletedListener): () => void {
+    this.deletedListeners.add(listener);
+    return () => this.deletedListeners.delete(listener);
+  }
 
   async register(input: { username: string; email: string; password: string }): Promise<Session> {
     const { db } = this.deps;
@@ -175,8 +185,16 @@ export class AccountService {
     const row = await this.deps.db.selectFrom('users').select('password_hash').where('id', '=', userId).executeTakeFirst();
     if (!row) throw new AppError('NOT_FOUND');
     if (!(await verifyPassword(row.password_hash, password))) throw new AppError('INVALID_CREDENTIALS', 'Wrong password.');
+    const channels = await this.deps.db.selectFrom('channels').select('id').where('owner_id', '=', userId).execute();
     await this.deps.db.deleteFrom('users').where('id', '=', userId).execute();
     this.deps.log.info({ userId }, 'account deleted');
+    for (const listener of this.deletedListeners) {
+      try {
+        listener(userId, channels.map((c) => c.id));
+      } catch (err) {
+        this.deps.log.error({ err, userId }, 'account deletion listener failed');
+      }
+    }
   }
 
   async findUser(id: string): Promise<PublicUser | null> {
