@@ -29,7 +29,7 @@ export interface RtmpIngestOptions {
   port: number;
   verifyStreamKey: (key: string) => Promise<IngestChannel | null>;
   /** After the key is accepted: a reason to refuse this channel now (its storage limit), or null. */
-  admit?: (channel: IngestChannel) => Promise<'storage-quota' | null>;
+  admit?: (channel: IngestChannel) => Promise<'storage-quota' | 'suspended' | 'unverified' | null>;
   log: Logger;
   /** Second bad attempt from an address waits this long, each further one twice as long (≤ 5 s). */
   badKeyDelayMs?: number;

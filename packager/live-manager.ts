@@ -40,7 +40,8 @@ export interface LiveManagerOptions {
   segmentTarget: number;
   windowSegments: number;
   graceMs: number;
-  maxDurationMs: number;
+  /** Read when a stream starts, so a changed instance setting applies to the next stream. 0: no limit. */
+  maxDurationMs: number | (() => number);
   maxRestarts: number;
   /** Plans the ladder for a source; the pure ffmpeg argument builder lives behind it. */
   plan: (source: LiveSource) => LadderPlan;
@@ -121,8 +122,9 @@ export class LiveManager {
     this.byChannel.set(event.channelId, session);
     this.byId.set(id, session);
     session.on('ended', (reason) => void this.onEnded(session, reason));
-    if (this.opts.maxDurationMs > 0) {
-      this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), this.opts.maxDurationMs).unref());
+    const maxDurationMs = typeof this.opts.maxDurationMs === 'function' ? this.opts.maxDurationMs() : this.opts.maxDurationMs;
+    if (maxDurationMs > 0) {
+      this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), maxDurationMs).unref());
     }
     session.attach(event.internalUrl);
     log.info({ renditions: plan.renditions.map((r) => r.name) }, 'live session started');

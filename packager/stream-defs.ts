@@ -13,7 +13,7 @@ export interface RenditionInfo {
   passthrough: boolean;
 }
 
-export type EndReason = 'unpublished' | 'publisher-lost' | 'ffmpeg-failed' | 'key-rotated' | 'max-duration' | 'server-shutdown' | 'server-restart' | 'storage-quota';
+export type EndReason = 'unpublished' | 'publisher-lost' | 'ffmpeg-failed' | 'key-rotated' | 'max-duration' | 'server-shutdown' | 'server-restart' | 'storage-quota' | 'suspended' | 'ended-by-admin';
 
 /** Parts, segments and init files: names are unique per session (and per VOD), so they never change. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';

@@ -2,6 +2,9 @@
 // hands each its dependencies, and closes them in reverse order on shutdown.
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import type { AdminDb, AdminTables } from '../admin/admin-tables.ts';
+import { registerAdmin, type AdminHandle } from '../admin/register-admin.ts';
+import { ChatError } from '../chat/chat-errors.ts';
 import type { ChatDb, ChatTables } from '../chat/chat-tables.ts';
 import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
@@ -10,9 +13,16 @@ import { LiveManager } from '../packager/live-manager.ts';
 import type { LiveTables } from '../packager/live-tables.ts';
 import { registerVod, type VodHandle } from '../vod/register-vod.ts';
 import { StorageQuota } from '../vod/storage-quota.ts';
+import { deleteRecording, findRecording } from '../vod/vod-delete.ts';
 import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
+import { AccountAdmin } from './accounts/account-admin.ts';
 import { AccountService, type AccountDb } from './accounts/account-service.ts';
+import { PasswordService } from './accounts/password-service.ts';
+import { AppError } from './errors.ts';
+import { InstanceSettings } from './instance/instance-settings.ts';
+import type { InstanceTables } from './instance/instance-tables.ts';
+import { createMailer } from './mail/mailer.ts';
 import type { AccountTables } from './accounts/account-tables.ts';
 import type { BusBackend } from './bus/create-bus.ts';
 import { ChannelService } from './channels/channel-service.ts';
@@ -31,7 +41,7 @@ import { deriveKeys, loadServerSecret } from './secrets.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
-export type AppTables = MigrationTables & AccountTables & ChannelTables & LiveTables & VodTables & ChatTables;
+export type AppTables = MigrationTables & AccountTables & ChannelTables & LiveTables & VodTables & ChatTables & InstanceTables & AdminTables;
 
 export interface Server {
   config: Config;
@@ -40,11 +50,15 @@ export interface Server {
   bus: BusBackend;
   storage: Storage;
   accounts: AccountService;
+  passwords: PasswordService;
+  accountAdmin: AccountAdmin;
+  settings: InstanceSettings;
   channels: ChannelService;
   live: LiveManager;
   ingest: RtmpIngest;
   chat: ChatHandle;
   recording: VodHandle;
+  admin: AdminHandle;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -59,6 +73,26 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     const { database, bus, storage } = await openServices<AppTables>(config, log, closers);
 
     const db = narrow(database.db);
+    // The environment gives the first values; after that the database (edited on the admin page) rules.
+    const settings = new InstanceSettings({
+      db: db.to<InstanceTables>(),
+      bus,
+      log: log.child({ mod: 'instance' }),
+      defaults: {
+        name: config.instanceName,
+        description: '',
+        registration: config.registration,
+        uploadLimitMb: 0,
+        recordingLimitMb: config.channelStorageLimitBytes === null ? 0 : Math.round(config.channelStorageLimitBytes / (1024 * 1024)),
+        keepRecordings: true,
+        maxLiveDurationS: Math.round(config.live.maxDurationMs / 1000),
+      },
+    });
+    await settings.start();
+    closers.push(() => settings.close());
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, dataDir: config.dataDir, log: log.child({ mod: 'mail' }) });
+    closers.push(() => mailer.close());
+
     const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
     const accounts = new AccountService({
       db: db.to<AccountDb>(),
@@ -67,7 +101,20 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       log: log.child({ mod: 'accounts' }),
       loginLimit: { attempts: config.loginRateLimit, windowS: config.loginRateWindowS },
       createChannel: (trx, user) => channels.create(narrow(trx).to<ChannelTables>(), user),
+      registration: () => settings.current().registration,
+      adminUsername: config.adminUsername,
+      // Mail written to local files reaches nobody who signed up: only real mail can verify an address.
+      verifyEmail: mailer.kind === 'smtp',
     });
+    const passwords = new PasswordService({
+      db: db.to<AccountTables>(),
+      limiter: bus,
+      mailer,
+      log: log.child({ mod: 'passwords' }),
+      revokeAllSessions: (userId) => accounts.revokeAllSessions(userId),
+      instanceName: () => settings.current().name,
+    });
+    closers.push(() => passwords.close());
 
     const live = new LiveManager({
       db: db.to<LiveTables>(),
@@ -79,14 +126,18 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       segmentTarget: config.live.segmentSeconds,
       windowSegments: config.live.windowSegments,
       graceMs: config.live.graceMs,
-      maxDurationMs: config.live.maxDurationMs,
+      maxDurationMs: () => settings.current().maxLiveDurationS * 1000,
       maxRestarts: 5,
       plan: (event) => planLadder(config.live, event),
     });
     await live.recoverInterrupted();
     closers.push(() => live.close());
 
-    const quota = new StorageQuota(db.to<VodDb>(), config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
+    const quota = new StorageQuota(
+      db.to<VodDb>(),
+      () => (settings.current().recordingLimitMb === 0 ? null : settings.current().recordingLimitMb * 1024 * 1024),
+      log.child({ mod: 'quota' }),
+    );
     quota.watch(live);
     closers.push(async () => quota.close());
 
@@ -98,7 +149,12 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
         const channel = await channels.verifyStreamKey(key);
         return channel ? { channelId: channel.id, slug: channel.slug } : null;
       },
-      admit: async (channel) => ((await quota.exceeded(channel.channelId)) ? 'storage-quota' : null),
+      admit: async (channel) => {
+        const owner = (await channels.byId(channel.channelId))?.ownerId;
+        const refusal = owner ? await accounts.streamRefusal(owner) : 'suspended';
+        if (refusal) return refusal;
+        return (await quota.exceeded(channel.channelId)) ? 'storage-quota' : null;
+      },
     });
     ingest.on('publish', (event) => void live.onPublish(event).catch((err) => log.error({ err }, 'starting a live session failed')));
     ingest.on('unpublish', (event) => void live.onUnpublish(event.channelId, event.reason === 'unpublished' ? 'unpublished' : 'publisher-lost'));
@@ -107,16 +163,34 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     await ingest.start();
     closers.push(() => ingest.close());
 
+    // Suspensions: ending the stream goes through the live manager's end path (cross-node once that
+    // path is); hiding content reaches chat now and comments once the social room is merged.
+    let chatHandle: ChatHandle | null = null;
+    const accountAdmin = new AccountAdmin({
+      db: db.to<AccountDb>(),
+      log: log.child({ mod: 'account-admin' }),
+      revokeAllSessions: (userId) => accounts.revokeAllSessions(userId),
+      endLive: (channelId, reason) => live.endChannel(channelId, reason),
+      setContentHidden: async (userId, hidden) => {
+        await chatHandle?.service.setUserHidden(userId, hidden);
+      },
+    });
+    if (config.adminUsername && (await accountAdmin.promoteByName(config.adminUsername))) log.info({ username: config.adminUsername }, 'ADMIN_USERNAME made an admin');
+
     const viewers = new ViewerCounter();
     const app = await buildApp({
       log,
       accounts,
+      passwords,
       channels,
       readiness: { database: () => database.ping(), bus: () => bus.ping() },
       rtmpPort: () => ingest.port,
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
-      liveInfo: async (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
+      liveInfo: async (channel) => ({
+        ...liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
+        suspended: await accounts.isSuspended(channel.ownerId),
+      }),
     });
     // Each room registers its routes and returns what to close; they close in reverse, after the app.
     const liveRoom = await registerLive(app, { live, accounts, channels, viewers, mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath, publicUrl: config.publicUrl });
@@ -132,6 +206,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
     });
     closers.push(() => chat.close());
+    chatHandle = chat;
     const recording = await registerVod(app, {
       db: db.to<VodDb>(),
       bus,
@@ -143,6 +218,58 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       archive: config.archiver === 'in-process',
     });
     closers.push(() => recording.close());
+    const chatError = (err: unknown) => (err instanceof ChatError ? err.toAppError() : err);
+    const admin = await registerAdmin(app, {
+      db: db.to<AdminDb>(),
+      limiter: bus,
+      log,
+      accounts,
+      admin: accountAdmin,
+      settings,
+      targets: {
+        find: {
+          channel: async (id) => {
+            const channel = await channels.byId(id);
+            return channel ? { ownerId: channel.ownerId } : null;
+          },
+          video: async (id) => {
+            const vod = await findRecording(db.to<VodDb>(), id);
+            return vod ? { ownerId: vod.ownerId } : null;
+          },
+          'chat-message': async (id) => {
+            const message = await chat.service.messageAuthor(id);
+            return message ? { ownerId: message.userId } : null;
+          },
+          // Comments live in the social room, not merged yet: until it is, no comment exists to report.
+          comment: async () => null,
+        },
+        remove: {
+          video: async (id) => {
+            const vod = await findRecording(db.to<VodDb>(), id);
+            if (!vod) throw new AppError('NOT_FOUND', 'The video is already gone.');
+            if (vod.status === 'recording' || vod.status === 'finalizing') throw new AppError('BAD_REQUEST', 'The video is still being recorded; end the stream first.');
+            await deleteRecording(db.to<VodDb>(), storage, vod);
+          },
+          'chat-message': (id, actorId) => chat.service.removeMessage(id, actorId).catch((err: unknown) => Promise.reject(chatError(err))),
+        },
+      },
+      // The outcome is kept on the report (GET /api/v1/reports/mine) and announced on the bus for
+      // the notifications of the social room to pick up once it is merged.
+      notify: (userId, outcome) => bus.publish('report.resolved', { userId, ...outcome }),
+      liveNow: async () =>
+        live.live().map((session) => {
+          const s = session.snapshot();
+          return { channelId: s.channelId, slug: s.slug, sessionId: s.id, startedAt: s.startedAt, viewers: viewers.count(s.id) };
+        }),
+      endLive: async (channelId) => {
+        if (!live.liveSession(channelId)) return false;
+        await live.endChannel(channelId, 'ended-by-admin');
+        return true;
+      },
+      storageByChannel: (limit) => quota.usageByChannel(limit),
+      linkBase: (request) => config.publicUrl || `${request.protocol}://${request.host}`,
+    });
+    closers.push(() => admin.close());
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
     closers.push(() => app.close());
 
@@ -153,11 +280,15 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       bus,
       storage,
       accounts,
+      passwords,
+      accountAdmin,
+      settings,
       channels,
       live,
       ingest,
       chat,
       recording,
+      admin,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();
