@@ -41,7 +41,7 @@ export interface ReportServiceDeps {
   suspend: (actor: Actor, userId: string, input: SuspendInput) => Promise<unknown>;
   /** Tells a reporter the outcome (their notifications). The outcome is also kept on the report row. */
   notify: (userId: string, outcome: ReportOutcome) => Promise<void>;
-  /** Reports one user may file: a burst, then a slow refill. */
+  /** Reports one user may file (refused ones count: they probe for ids): a burst, then a slow refill. Default 10 an hour. */
   limit?: BucketSpec;
 }
 
@@ -67,7 +67,7 @@ export class ReportService {
   constructor(private readonly deps: ReportServiceDeps) {}
 
   async create(reporterId: string, input: { targetKind: ReportTargetKind; targetId: string; reason: string }): Promise<ReportView> {
-    const take = await this.deps.limiter.take(`reports:user:${reporterId}`, this.deps.limit ?? { capacity: 5, refillPerSecond: 10 / 3600 });
+    const take = await this.deps.limiter.take(`reports:user:${reporterId}`, this.deps.limit ?? { capacity: 10, refillPerSecond: 10 / 3600 });
     if (!take.allowed) throw new AppError('RATE_LIMITED', 'You have sent many reports; try again later.', { retryAfterMs: take.retryAfterMs });
     const reason = cleanText(input.reason, { multiline: true }).trim();
     if (reason === '') throw new AppError('VALIDATION', 'Say what is wrong in the reason.');
