@@ -1,6 +1,6 @@
 // Registration, login, refresh-token rotation with family revocation, logout and account deletion.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { RateLimiter } from '../bus/rate-limiter.ts';
 import type { ChannelTables } from '../channels/channel-tables.ts';
 import { AppError } from '../errors.ts';
@@ -51,6 +51,9 @@ export interface AccountServiceDeps {
   verifyEmail?: boolean;
 }
 
+// An arbitrary constant naming the lock that serialises sign-ups on an empty instance.
+const FIRST_ACCOUNT_LOCK = 7_301_012;
+
 const USER_COLUMNS = ['id', 'username', 'email', 'created_at', 'role', 'email_verified_at'] as const;
 
 /** A suspension holds while suspended_at is set and its end (if any) is still ahead. */
@@ -83,7 +86,14 @@ export class AccountService {
     try {
       result = await db.transaction().execute(async (trx) => {
         // The first account sets the instance up: no policy applies to it, and it is its admin.
-        const first = !(await trx.selectFrom('users').select('id').limit(1).executeTakeFirst());
+        // Two sign-ups racing on an empty instance are serialised by a transaction lock, and the
+        // second one's fresh look (READ COMMITTED) sees the first: exactly one becomes admin.
+        const anyUser = () => trx.selectFrom('users').select('id').limit(1).executeTakeFirst();
+        let first = !(await anyUser());
+        if (first) {
+          await sql`select pg_advisory_xact_lock(${FIRST_ACCOUNT_LOCK})`.execute(trx);
+          first = !(await anyUser());
+        }
         if (!first) await this.admit(trx, policy, input.inviteCode);
         const role: Role = isAdminName || (first && adminUsername === null) ? 'admin' : 'user';
         const pending = !first && role !== 'admin' && policy === 'approval';

@@ -1,5 +1,6 @@
 // Roles, registration policy, instance settings across two nodes, reports and suspension, on real
 // PostgreSQL and Redis through the HTTP API.
+import { sql } from 'kysely';
 import t from 'tap';
 import { until } from '../helpers/media.ts';
 import { registerUser, startTestServer, type TestServer } from '../helpers/server-harness.ts';
@@ -276,4 +277,15 @@ t.test('ADMIN_USERNAME names the admin instead of the first account', async (t) 
   t.equal((await server.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${first.accessToken}` } })).json().role, 'user');
   const boss = await registerUser(server, 'boss');
   t.equal((await server.app.inject({ url: '/api/v1/auth/me', headers: { authorization: `Bearer ${boss.accessToken}` } })).json().role, 'admin');
+});
+
+t.test('sign-ups racing on an empty instance make exactly one admin', async (t) => {
+  const server = await startTestServer(t);
+  // Widen the race: every insert into users waits 300 ms, so the sign-ups overlap for sure.
+  await sql`create function slow_insert() returns trigger language plpgsql as $$ begin perform pg_sleep(0.3); return new; end $$`.execute(server.database.db);
+  await sql`create trigger slow_users before insert on users for each row execute function slow_insert()`.execute(server.database.db);
+  const sessions = await Promise.all(['r1', 'r2', 'r3', 'r4', 'r5', 'r6'].map((name) => registerUser(server, `racer_${name}`)));
+  t.equal(sessions.length, 6);
+  const admins = await server.database.db.selectFrom('users').select('username').where('role', '=', 'admin').execute();
+  t.equal(admins.length, 1, 'one admin, whichever came first');
 });
