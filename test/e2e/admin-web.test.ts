@@ -16,6 +16,7 @@ import { startSmtp, tokenFromMail } from '../helpers/smtp.ts';
 const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'artifacts', 'screenshots');
 const PASSWORD = 'correct horse battery';
 const NEW_PASSWORD = 'a brand new passphrase';
+const FINAL_PASSWORD = 'the final passphrase';
 const WAIT = { timeout: 30_000 };
 const EXACT = { exact: true };
 
@@ -90,10 +91,20 @@ t.test('account and admin pages in Chromium', { timeout: 5 * 60_000 }, async (t)
     t.pass('the new password signs in');
     const again = await page.request.post(`${base}/api/v1/auth/password-reset/confirm`, { data: { token: link!.split('#token=')[1], newPassword: 'third password here' } });
     t.equal(again.status(), 400, 'the link works once');
+
+    // Signed in, the dashboard changes the password again (the current one is asked for).
+    await page.getByLabel('Current password', EXACT).fill('not it at all');
+    await page.getByLabel('New password', EXACT).fill(FINAL_PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('The current password is wrong.').waitFor(WAIT);
+    await page.getByLabel('Current password', EXACT).fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Password changed. Your other devices are signed out.').waitFor(WAIT);
+    t.equal((await server.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'alice', password: FINAL_PASSWORD } })).statusCode, 200, 'the dashboard changed it');
   });
 
   await t.test('an admin suspends a live streamer: the stream ends and the page says so; then lifts it', async (t) => {
-    const session = (await server.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'alice', password: NEW_PASSWORD } })).json();
+    const session = (await server.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'alice', password: FINAL_PASSWORD } })).json();
     const { streamKey } = (await server.app.inject({ url: '/api/v1/channels/alice/stream-key', headers: { authorization: `Bearer ${session.accessToken}` } })).json();
     const publisher = publish(t, `rtmp://127.0.0.1:${server.ingest.port}/live/${streamKey}`, { seconds: 240 });
 
@@ -128,7 +139,7 @@ t.test('account and admin pages in Chromium', { timeout: 5 * 60_000 }, async (t)
     await viewer.locator('main[data-suspended="false"]').waitFor({ timeout: 30_000 });
     await viewer.getByText('alice is offline', EXACT).waitFor(WAIT);
     t.pass('lifted: the page says offline again');
-    await until(async () => (await server.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'alice', password: NEW_PASSWORD } })).statusCode === 200, 'alice signs in again');
+    await until(async () => (await server.app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { username: 'alice', password: FINAL_PASSWORD } })).statusCode === 200, 'alice signs in again');
   });
 
   t.same(errors, [], 'no page errors');
