@@ -18,7 +18,7 @@ import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
 import { AccountAdmin } from './accounts/account-admin.ts';
 import { AccountService, type AccountDb } from './accounts/account-service.ts';
-import { PasswordService } from './accounts/password-service.ts';
+import { ACCOUNT_MAIL_QUEUE, PasswordService, type AccountMailJob } from './accounts/password-service.ts';
 import { AppError } from './errors.ts';
 import { InstanceSettings } from './instance/instance-settings.ts';
 import type { InstanceTables } from './instance/instance-tables.ts';
@@ -71,7 +71,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
   try {
     await mkdir(config.dataDir, { recursive: true });
     const keys = deriveKeys(await loadServerSecret(config.secretKey, config.dataDir));
-    const { database, bus, storage } = await openServices<AppTables>(config, log, closers);
+    const { database, bus, jobs, storage } = await openServices<AppTables>(config, log, closers);
 
     const db = narrow(database.db);
     // The environment gives the first values; after that the database (edited on the admin page) rules.
@@ -111,11 +111,14 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       db: db.to<AccountTables>(),
       limiter: bus,
       mailer,
+      jobs,
       log: log.child({ mod: 'passwords' }),
       revokeAllSessions: (userId) => accounts.revokeAllSessions(userId),
       instanceName: () => settings.current().name,
     });
     closers.push(() => passwords.close());
+    // Account mail is sent by whichever server takes the job (a worker process, once there is one, may too).
+    jobs.work<AccountMailJob>(ACCOUNT_MAIL_QUEUE, (job) => passwords.deliver(job), { concurrency: 2 });
 
     const live = new LiveManager({
       db: db.to<LiveTables>(),

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { BucketSpec, RateLimiter } from '../bus/rate-limiter.ts';
 import { AppError } from '../errors.ts';
+import { PermanentJobError, type JobContext, type Jobs } from '../jobs/jobs.ts';
 import type { Logger } from '../log.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import type { AccountTables, AccountTokenPurpose } from './account-tables.ts';
@@ -29,10 +30,21 @@ export const DEFAULT_PASSWORD_LIMITS: PasswordLimits = {
   changePerUser: { capacity: 10, refillPerSecond: 10 / 900 },
 };
 
+/** The jobs queue that sends account mail: retried while the mail server is away, resumed after a restart. */
+export const ACCOUNT_MAIL_QUEUE = 'account-mail';
+
+/** A queued account mail names who and why, never the token: the job makes the token when it sends. */
+export interface AccountMailJob {
+  userId: string;
+  purpose: AccountTokenPurpose;
+  linkBase: string;
+}
+
 export interface PasswordServiceDeps {
   db: Kysely<AccountTables>;
   limiter: RateLimiter;
   mailer: Mailer;
+  jobs: Pick<Jobs, 'add'>;
   log: Logger;
   /** Signs a user out everywhere (the account service's revokeAllSessions). */
   revokeAllSessions: (userId: string) => Promise<void>;
@@ -83,16 +95,7 @@ export class PasswordService {
       this.deps.log.info('password reset asked for an address without an account');
       return;
     }
-    this.background(async () => {
-      const token = await this.issue(user.id, 'password-reset', RESET_TTL_MS);
-      const link = `${linkBase}/reset-password#token=${token}`;
-      await this.deps.mailer.send({
-        to: user.email,
-        subject: `Reset your ${this.deps.instanceName()} password`,
-        text: `Someone (hopefully you) asked to reset the password of your ${this.deps.instanceName()} account.\n\nChoose a new password here within 30 minutes:\n${link}\n\nThe link works once. If you did not ask for this, ignore this mail: your password stays as it is.\n`,
-        link,
-      });
-    }, user.id);
+    this.queueMail({ userId: user.id, purpose: 'password-reset', linkBase });
   }
 
   /** Uses a reset link: sets the password and signs the account out everywhere. */
@@ -116,16 +119,36 @@ export class PasswordService {
 
   /** Mails a verification link (only when mail reaches people: with SMTP configured). */
   sendVerification(user: { id: string; email: string }, linkBase: string): void {
-    this.background(async () => {
-      const token = await this.issue(user.id, 'email-verify', VERIFY_TTL_MS);
-      const link = `${linkBase}/verify-email#token=${token}`;
+    this.queueMail({ userId: user.id, purpose: 'email-verify', linkBase });
+  }
+
+  /**
+   * The account-mail job: makes a fresh single-use token and mails its link. A retry (the mail
+   * server was away) makes another; only the link that arrives is ever used.
+   */
+  async deliver(job: JobContext<AccountMailJob>): Promise<void> {
+    const { userId, purpose, linkBase } = job.data;
+    const user = await this.deps.db.selectFrom('users').select(['id', 'email', 'email_verified_at']).where('id', '=', userId).executeTakeFirst();
+    if (!user) throw new PermanentJobError('the account is gone');
+    const name = this.deps.instanceName();
+    if (purpose === 'email-verify') {
+      if (user.email_verified_at) return;
+      const link = `${linkBase}/verify-email#token=${await this.issue(user.id, 'email-verify', VERIFY_TTL_MS)}`;
       await this.deps.mailer.send({
         to: user.email,
-        subject: `Confirm your email for ${this.deps.instanceName()}`,
-        text: `Welcome to ${this.deps.instanceName()}!\n\nConfirm this address to start streaming (watching and chat work already):\n${link}\n\nThe link works once, for 48 hours.\n`,
+        subject: `Confirm your email for ${name}`,
+        text: `Welcome to ${name}!\n\nConfirm this address to start streaming (watching and chat work already):\n${link}\n\nThe link works once, for 48 hours.\n`,
         link,
       });
-    }, user.id);
+      return;
+    }
+    const link = `${linkBase}/reset-password#token=${await this.issue(user.id, 'password-reset', RESET_TTL_MS)}`;
+    await this.deps.mailer.send({
+      to: user.email,
+      subject: `Reset your ${name} password`,
+      text: `Someone (hopefully you) asked to reset the password of your ${name} account.\n\nChoose a new password here within 30 minutes:\n${link}\n\nThe link works once. If you did not ask for this, ignore this mail: your password stays as it is.\n`,
+      link,
+    });
   }
 
   async resendVerification(user: { id: string; email: string; emailVerified: boolean }, linkBase: string): Promise<void> {
@@ -144,7 +167,7 @@ export class PasswordService {
     this.deps.log.info({ userId }, 'email verified');
   }
 
-  /** Waits for mail still being sent. */
+  /** Waits for mail still being queued. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.sending]);
   }
@@ -178,8 +201,11 @@ export class PasswordService {
     if (!result.allowed) throw new AppError('RATE_LIMITED', 'Too many attempts; try again later.', { retryAfterMs: result.retryAfterMs });
   }
 
-  private background(work: () => Promise<void>, userId: string): void {
-    const p = work().catch((err) => this.deps.log.error({ err, userId }, 'sending account mail failed'));
+  /** Queued without being awaited, so asking for a reset takes as long for an unknown address as for a known one. */
+  private queueMail(data: AccountMailJob): void {
+    const p = this.deps.jobs
+      .add(ACCOUNT_MAIL_QUEUE, data, { attempts: 6, backoffMs: 5000 })
+      .then(() => undefined, (err) => this.deps.log.error({ err, userId: data.userId }, 'queueing account mail failed'));
     this.sending.add(p);
     void p.finally(() => this.sending.delete(p));
   }

@@ -25,7 +25,8 @@ export interface TestSmtp {
   nextMail(address: string, timeoutMs?: number): Promise<ReceivedMail>;
 }
 
-export async function startSmtp(t: Teardown): Promise<TestSmtp> {
+/** `port`: a given one (a test that starts the mail server late); by default one the OS picks. */
+export async function startSmtp(t: Teardown, port = 0): Promise<TestSmtp> {
   const received: ReceivedMail[] = [];
   const taken = new Set<ReceivedMail>();
   const server = new SMTPServer({
@@ -50,12 +51,12 @@ export async function startSmtp(t: Teardown): Promise<TestSmtp> {
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(port, '127.0.0.1', () => resolve());
   });
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.server.address() as AddressInfo;
+  const bound = (server.server.address() as AddressInfo).port;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: `smtp://127.0.0.1:${bound}`,
     received,
     async nextMail(address, timeoutMs = 15_000) {
       const mail = await until(() => received.find((m) => !taken.has(m) && m.to.includes(address.toLowerCase())), `a mail to ${address}`, timeoutMs);

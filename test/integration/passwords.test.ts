@@ -7,6 +7,7 @@ import { simpleParser } from 'mailparser';
 import t from 'tap';
 import { until } from '../helpers/media.ts';
 import { registerUser, startTestServer } from '../helpers/server-harness.ts';
+import { freePort } from '../helpers/services.ts';
 import { startSmtp, tokenFromMail } from '../helpers/smtp.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -147,4 +148,18 @@ t.test('without SMTP, mail is written under DATA_DIR/mail and its link logged; a
   await until(() => server.logs().includes(link!), 'the link in the log, for the person who runs this machine');
   const token = link!.split('#token=')[1]!;
   t.equal((await server.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token, newPassword: NEW_PASSWORD } })).statusCode, 204);
+});
+
+t.test('mail asked for while the mail server is away arrives once it is back (a retried job)', async (t) => {
+  const port = await freePort();
+  const server = await startTestServer(t, { SMTP_URL: `smtp://127.0.0.1:${port}`, PUBLIC_URL: 'http://spillway.test' });
+  await registerUser(server, 'hana');
+  const res = await server.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { email: 'hana@example.test' } });
+  t.equal(res.statusCode, 202, 'the answer does not wait for the mail server');
+  await until(() => server.logs().split('\n').some((line) => line.includes('"queue":"account-mail"') && line.includes('job failed')), 'a failed delivery attempt', 20_000);
+  const smtp = await startSmtp(t, port);
+  const mails = [await smtp.nextMail('hana@example.test', 60_000), await smtp.nextMail('hana@example.test', 60_000)];
+  t.same(mails.map((m) => m.subject.split(' ')[0]).sort(), ['Confirm', 'Reset'], 'both the verification and the reset mail arrive');
+  const token = tokenFromMail(mails.find((m) => m.subject.startsWith('Reset'))!, '/reset-password');
+  t.equal((await server.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token, newPassword: NEW_PASSWORD } })).statusCode, 204, 'and its link works');
 });
