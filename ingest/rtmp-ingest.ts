@@ -28,8 +28,8 @@ export interface RtmpIngestOptions {
   host: string;
   port: number;
   verifyStreamKey: (key: string) => Promise<IngestChannel | null>;
-  /** After the key is accepted: a reason to refuse this channel now (its storage limit, live on another node), or null. */
-  admit?: (channel: IngestChannel) => Promise<'storage-quota' | 'already-live' | null>;
+  /** After the key is accepted: a reason to refuse this channel now (its storage limit, live on another node, its owner suspended or unverified), or null. */
+  admit?: (channel: IngestChannel) => Promise<'storage-quota' | 'already-live' | 'suspended' | 'unverified' | null>;
   log: Logger;
   /** Second bad attempt from an address waits this long, each further one twice as long (≤ 5 s). */
   badKeyDelayMs?: number;

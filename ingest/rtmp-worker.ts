@@ -67,6 +67,8 @@ const REFUSALS = {
   'verify-failed': 'Stream key could not be checked, try again',
   closing: 'Server is shutting down',
   'storage-quota': 'This channel has reached its recording storage limit: delete old VODs to stream again',
+  suspended: 'This account is suspended',
+  unverified: 'Verify your email address before streaming (see the link we sent you)',
 } as const;
 
 process.on('uncaughtException', (err) => {

@@ -44,7 +44,8 @@ export interface LiveManagerOptions {
   segmentTarget: number;
   windowSegments: number;
   graceMs: number;
-  maxDurationMs: number;
+  /** Read when a stream starts, so a changed instance setting applies to the next stream. 0: no limit. */
+  maxDurationMs: number | (() => number);
   maxRestarts: number;
   /** Told of every part written (for /metrics). */
   onPart?: () => void;
@@ -151,8 +152,9 @@ export class LiveManager {
     this.byId.set(id, session);
     session.on('ended', (reason) => void this.onEnded(session, reason));
     if (this.opts.onPart) session.on('part', this.opts.onPart);
-    if (this.opts.maxDurationMs > 0) {
-      this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), this.opts.maxDurationMs).unref());
+    const maxDurationMs = typeof this.opts.maxDurationMs === 'function' ? this.opts.maxDurationMs() : this.opts.maxDurationMs;
+    if (maxDurationMs > 0) {
+      this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), maxDurationMs).unref());
     }
     session.attach(event.internalUrl);
     log.info({ renditions: plan.renditions.map((r) => r.name) }, 'live session started');

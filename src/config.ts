@@ -70,6 +70,17 @@ export const CONFIG_VARS = {
   LOG_LEVEL: { default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   LOGIN_RATE_LIMIT: { default: '10', meaning: 'Login attempts allowed per IP and per account in LOGIN_RATE_WINDOW_S.' },
   LOGIN_RATE_WINDOW_S: { default: '300', meaning: 'Window of the login rate limit, in seconds.' },
+  SMTP_URL: {
+    default: '',
+    meaning: 'Outgoing mail server (smtp:// or smtps://user:pass@host:port); empty means mail is written under DATA_DIR/mail/ and its link logged. When set, new accounts verify their email before they may stream.',
+  },
+  MAIL_FROM: { default: 'Spillway <no-reply@localhost>', meaning: 'Sender of password-reset and verification mail.' },
+  ADMIN_USERNAME: { default: '', meaning: 'This account is made an instance admin at start and when it signs up; empty means the first account is admin.' },
+  INSTANCE_NAME: { default: 'Spillway', meaning: "The instance's name, until an admin changes it on the admin page." },
+  REGISTRATION: {
+    default: 'open',
+    meaning: 'Who may sign up, until an admin changes it: open, approval (an admin approves each account), invite (invite links only) or closed.',
+  },
 } as const satisfies Record<string, VarSpec>;
 
 export type ConfigVar = keyof typeof CONFIG_VARS;
@@ -103,6 +114,20 @@ export interface Config {
   loginRateWindowS: number;
   chatMaxSocketsPerIp: number;
   chatMaxSocketsPerUser: number;
+  mail: MailConfig;
+  /** Made admin at start and at sign-up; null: the first account is admin. */
+  adminUsername: string | null;
+  instanceName: string;
+  registration: RegistrationPolicy;
+}
+
+export type RegistrationPolicy = 'open' | 'approval' | 'invite' | 'closed';
+export const REGISTRATION_POLICIES: readonly RegistrationPolicy[] = ['open', 'approval', 'invite', 'closed'];
+
+export interface MailConfig {
+  /** null: mail goes to files under DATA_DIR/mail/ */
+  smtpUrl: string | null;
+  from: string;
 }
 
 export interface LiveConfig {
@@ -220,11 +245,26 @@ export function loadConfig(env: Env = process.env): Config {
   if (archiver !== 'in-process' && archiver !== 'external') throw new ConfigError('ARCHIVER', `expected in-process or external, got "${archiver}"`);
   const storageLimitMb = int('CHANNEL_STORAGE_LIMIT_MB', 0, 1024 * 1024 * 1024);
 
+  const registration = raw('REGISTRATION') as RegistrationPolicy;
+  if (!REGISTRATION_POLICIES.includes(registration)) throw new ConfigError('REGISTRATION', `expected one of ${REGISTRATION_POLICIES.join(', ')}, got "${registration}"`);
+  const adminUsername = raw('ADMIN_USERNAME');
+  if (adminUsername !== '' && !/^[A-Za-z0-9_]{3,25}$/.test(adminUsername)) throw new ConfigError('ADMIN_USERNAME', `"${adminUsername}" is not a username (3–25 letters, digits or underscores)`);
+  const mailFrom = raw('MAIL_FROM');
+  if (!/@/.test(mailFrom) || /[\r\n]/.test(mailFrom)) throw new ConfigError('MAIL_FROM', `expected an address such as "Spillway <no-reply@example.com>", got "${mailFrom}"`);
+  const instanceName = raw('INSTANCE_NAME');
+  if (instanceName.length > 100) throw new ConfigError('INSTANCE_NAME', 'at most 100 characters');
+
+  const smtpUrl = url('SMTP_URL', ['smtp:', 'smtps:']);
+  const publicUrl = url('PUBLIC_URL', ['http:', 'https:']) ?? '';
+  // Links in mail are built from PUBLIC_URL, never from a request's Host header, which anyone can
+  // set (a reset link pointing at an attacker's host would hand them the token).
+  if (smtpUrl && publicUrl === '') throw new ConfigError('PUBLIC_URL', 'must be set when SMTP_URL is: links in mail point there');
+
   return {
     host: raw('HOST'),
     port: int('PORT', 0, 65535),
     rtmpPort: int('RTMP_PORT', 0, 65535),
-    publicUrl: url('PUBLIC_URL', ['http:', 'https:']) ?? '',
+    publicUrl,
     dataDir,
     mediaDir,
     nodeId: nodeId === '' ? null : nodeId,
@@ -246,5 +286,9 @@ export function loadConfig(env: Env = process.env): Config {
     loginRateWindowS: int('LOGIN_RATE_WINDOW_S', 1, 86400),
     chatMaxSocketsPerIp: int('CHAT_MAX_SOCKETS_PER_IP', 1, 1_000_000),
     chatMaxSocketsPerUser: int('CHAT_MAX_SOCKETS_PER_USER', 1, 1_000_000),
+    mail: { smtpUrl, from: mailFrom },
+    adminUsername: adminUsername === '' ? null : adminUsername,
+    instanceName,
+    registration,
   };
 }

@@ -2,6 +2,9 @@
 // hands each its dependencies, and closes them in reverse order on shutdown.
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
+import type { AdminDb, AdminTables } from '../admin/admin-tables.ts';
+import { registerAdmin, type AdminHandle } from '../admin/register-admin.ts';
+import { ChatError } from '../chat/chat-errors.ts';
 import type { ChatDb, ChatTables } from '../chat/chat-tables.ts';
 import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
@@ -10,9 +13,16 @@ import { LiveManager } from '../packager/live-manager.ts';
 import type { LiveTables } from '../packager/live-tables.ts';
 import { registerVod, type VodHandle } from '../vod/register-vod.ts';
 import { StorageQuota } from '../vod/storage-quota.ts';
+import { deleteRecording, findRecording } from '../vod/vod-delete.ts';
 import type { VodDb, VodTables } from '../vod/vod-tables.ts';
 import { webRoutes } from '../web/web-routes.ts';
+import { AccountAdmin } from './accounts/account-admin.ts';
 import { AccountService, type AccountDb } from './accounts/account-service.ts';
+import { ACCOUNT_MAIL_QUEUE, PasswordService, type AccountMailJob } from './accounts/password-service.ts';
+import { AppError } from './errors.ts';
+import { InstanceSettings } from './instance/instance-settings.ts';
+import type { InstanceTables } from './instance/instance-tables.ts';
+import { createMailer } from './mail/mailer.ts';
 import type { AccountTables } from './accounts/account-tables.ts';
 import type { BusBackend } from './bus/create-bus.ts';
 import { ChannelService } from './channels/channel-service.ts';
@@ -37,7 +47,7 @@ import { SessionLeases } from '../packager/session-leases.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
-export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables;
+export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables & InstanceTables & AdminTables;
 
 // How long requests in flight may finish when the server shuts down (a blocking reload holds ≤ 6 s).
 const SHUTDOWN_DRAIN_MS = 8000;
@@ -49,11 +59,15 @@ export interface Server {
   bus: BusBackend;
   storage: Storage;
   accounts: AccountService;
+  passwords: PasswordService;
+  accountAdmin: AccountAdmin;
+  settings: InstanceSettings;
   channels: ChannelService;
   live: LiveManager;
   ingest: RtmpIngest;
   chat: ChatHandle;
   recording: VodHandle;
+  admin: AdminHandle;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -65,9 +79,29 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
   try {
     await mkdir(config.dataDir, { recursive: true });
     const keys = deriveKeys(await loadServerSecret(config.secretKey, config.dataDir));
-    const { database, bus, storage } = await openServices<AppTables>(config, log, closers);
+    const { database, bus, jobs, storage } = await openServices<AppTables>(config, log, closers);
 
     const db = narrow(database.db);
+    // The environment gives the first values; after that the database (edited on the admin page) rules.
+    const settings = new InstanceSettings({
+      db: db.to<InstanceTables>(),
+      bus,
+      log: log.child({ mod: 'instance' }),
+      defaults: {
+        name: config.instanceName,
+        description: '',
+        registration: config.registration,
+        uploadLimitMb: 0,
+        recordingLimitMb: config.channelStorageLimitBytes === null ? 0 : Math.round(config.channelStorageLimitBytes / (1024 * 1024)),
+        keepRecordings: true,
+        maxLiveDurationS: Math.round(config.live.maxDurationMs / 1000),
+      },
+    });
+    await settings.start();
+    closers.push(() => settings.close());
+    const mailer = createMailer({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, dataDir: config.dataDir, log: log.child({ mod: 'mail' }) });
+    closers.push(() => mailer.close());
+
     const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
     const accounts = new AccountService({
       db: db.to<AccountDb>(),
@@ -76,7 +110,23 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       log: log.child({ mod: 'accounts' }),
       loginLimit: { attempts: config.loginRateLimit, windowS: config.loginRateWindowS },
       createChannel: (trx, user) => channels.create(narrow(trx).to<ChannelTables>(), user),
+      registration: () => settings.current().registration,
+      adminUsername: config.adminUsername,
+      // Mail written to local files reaches nobody who signed up: only real mail can verify an address.
+      verifyEmail: mailer.kind === 'smtp',
     });
+    const passwords = new PasswordService({
+      db: db.to<AccountTables>(),
+      limiter: bus,
+      mailer,
+      jobs,
+      log: log.child({ mod: 'passwords' }),
+      revokeAllSessions: (userId) => accounts.revokeAllSessions(userId),
+      instanceName: () => settings.current().name,
+    });
+    closers.push(() => passwords.close());
+    // Account mail is sent by whichever server takes the job (a worker process, once there is one, may too).
+    jobs.work<AccountMailJob>(ACCOUNT_MAIL_QUEUE, (job) => passwords.deliver(job), { concurrency: 2 });
 
     const nodeId = await loadNodeId(config.nodeId, config.dataDir);
     // Known for sure once the HTTP listener is bound (PORT=0 picks a port); listen() sets it.
@@ -96,14 +146,18 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       segmentTarget: config.live.segmentSeconds,
       windowSegments: config.live.windowSegments,
       graceMs: config.live.graceMs,
-      maxDurationMs: config.live.maxDurationMs,
+      maxDurationMs: () => settings.current().maxLiveDurationS * 1000,
       maxRestarts: 5,
       plan: (event) => planLadder(config.live, event),
     });
     await live.start();
     closers.push(() => live.close());
 
-    const quota = new StorageQuota(db.to<VodDb>(), config.channelStorageLimitBytes, log.child({ mod: 'quota' }));
+    const quota = new StorageQuota(
+      db.to<VodDb>(),
+      () => (settings.current().recordingLimitMb === 0 ? null : settings.current().recordingLimitMb * 1024 * 1024),
+      log.child({ mod: 'quota' }),
+    );
     quota.watch(live);
     closers.push(async () => quota.close());
 
@@ -118,6 +172,9 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       admit: async (channel) => {
         // A channel live on another node is refused here, before any ffmpeg starts; one whose node
         // stopped renewing its lease is ended (node-lost) so this publish can take over.
+        const owner = (await channels.byId(channel.channelId))?.ownerId;
+        const refusal = owner ? await accounts.streamRefusal(owner) : 'suspended';
+        if (refusal) return refusal;
         await leases.claimExpired(channel.channelId);
         if (await leases.liveElsewhere(channel.channelId)) return 'already-live';
         return (await quota.exceeded(channel.channelId)) ? 'storage-quota' : null;
@@ -132,17 +189,35 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     await ingest.start();
     closers.push(() => ingest.close());
 
+    // Suspensions end the stream on whichever node owns it (live.revoke goes over the bus); hiding
+    // content reaches chat now and comments once the social room is merged.
+    let chatHandle: ChatHandle | null = null;
+    const accountAdmin = new AccountAdmin({
+      db: db.to<AccountDb>(),
+      log: log.child({ mod: 'account-admin' }),
+      revokeAllSessions: (userId) => accounts.revokeAllSessions(userId),
+      endLive: (channelId, reason) => live.revoke(channelId, reason),
+      setContentHidden: async (userId, hidden) => {
+        await chatHandle?.service.setUserHidden(userId, hidden);
+      },
+    });
+    if (config.adminUsername && (await accountAdmin.promoteByName(config.adminUsername))) log.info({ username: config.adminUsername }, 'ADMIN_USERNAME made an admin');
+
     const viewers = new ViewerCounter(bus);
     const directory = new LiveDirectory(db.to<LiveTables & ChannelTables>());
     const app = await buildApp({
       log,
       accounts,
+      passwords,
       channels,
       readiness: { database: () => database.ping(), bus: () => bus.ping() },
       rtmpPort: () => ingest.port,
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
-      liveInfo: (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), directory, viewers, publicUrl: config.publicUrl }, channel),
+      liveInfo: async (channel) => ({
+        ...(await liveStatus({ liveSession: (id) => live.liveSession(id), directory, viewers, publicUrl: config.publicUrl }, channel)),
+        suspended: await accounts.isSuspended(channel.ownerId),
+      }),
     });
     const liveMetrics = new LiveMetrics(app.metricsRegistry, {
       owned: () => live.live().map((s) => s.snapshot()),
@@ -178,6 +253,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
     });
     closers.push(() => chat.close());
+    chatHandle = chat;
     const recording = await registerVod(app, {
       db: db.to<VodDb>(),
       bus,
@@ -190,6 +266,64 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       archive: config.archiver === 'in-process',
     });
     closers.push(() => recording.close());
+    const chatError = (err: unknown) => (err instanceof ChatError ? err.toAppError() : err);
+    const admin = await registerAdmin(app, {
+      db: db.to<AdminDb>(),
+      limiter: bus,
+      log,
+      accounts,
+      admin: accountAdmin,
+      settings,
+      targets: {
+        find: {
+          channel: async (id) => {
+            const channel = await channels.byId(id);
+            return channel ? { ownerId: channel.ownerId } : null;
+          },
+          video: async (id) => {
+            const vod = await findRecording(db.to<VodDb>(), id);
+            return vod ? { ownerId: vod.ownerId } : null;
+          },
+          'chat-message': async (id) => {
+            const message = await chat.service.messageAuthor(id);
+            return message ? { ownerId: message.userId } : null;
+          },
+          // Comments live in the social room, not merged yet: until it is, no comment exists to report.
+          comment: async () => null,
+        },
+        remove: {
+          video: async (id) => {
+            const vod = await findRecording(db.to<VodDb>(), id);
+            if (!vod) throw new AppError('NOT_FOUND', 'The video is already gone.');
+            if (vod.status === 'recording' || vod.status === 'finalizing') throw new AppError('BAD_REQUEST', 'The video is still being recorded; end the stream first.');
+            await deleteRecording(db.to<VodDb>(), storage, vod);
+          },
+          'chat-message': (id, actorId) => chat.service.removeMessage(id, actorId).catch((err: unknown) => Promise.reject(chatError(err))),
+        },
+      },
+      // The outcome is kept on the report (GET /api/v1/reports/mine) and announced on the bus for
+      // the notifications of the social room to pick up once it is merged.
+      notify: (userId, outcome) => bus.publish('report.resolved', { userId, ...outcome }),
+      // Every node's streams, from the directory; ending one reaches its owner over the bus.
+      liveNow: async () =>
+        Promise.all(
+          (await directory.live()).map(async (e) => ({
+            channelId: e.channelId,
+            slug: e.slug,
+            sessionId: e.sessionId,
+            startedAt: e.startedAt,
+            viewers: await viewers.countAnywhere(e.sessionId, live.liveSession(e.channelId)?.id === e.sessionId),
+          })),
+        ),
+      endLive: async (channelId) => {
+        if (!(await directory.byChannel(channelId))) return false;
+        await live.revoke(channelId, 'ended-by-admin');
+        return true;
+      },
+      storageByChannel: (limit) => quota.usageByChannel(limit),
+      linkBase: (request) => config.publicUrl || `${request.protocol}://${request.host}`,
+    });
+    closers.push(() => admin.close());
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
     closers.push(async () => {
       // server.close() reaps the keep-alive connections idle at that moment; one still answering
@@ -213,11 +347,15 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       bus,
       storage,
       accounts,
+      passwords,
+      accountAdmin,
+      settings,
       channels,
       live,
       ingest,
       chat,
       recording,
+      admin,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();

@@ -1,6 +1,7 @@
 // /api/v1/vods: recorded streams. Anyone lists and reads public VODs (unlisted ones by id); the
 // channel owner sees all of theirs, renames them, changes their visibility and deletes them
 // (objects included). Private media is reached only through a signed, expiring playback URL.
+import { deleteRecording } from './vod-delete.ts';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
@@ -150,10 +151,7 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       if (vod.status === 'recording' || vod.status === 'finalizing') {
         throw new AppError('BAD_REQUEST', 'The VOD is still being recorded; delete it once it is ready.');
       }
-      // Hidden first, so nobody is sent to objects that are going away.
-      await db.updateTable('vods').set({ deleted_at: new Date() }).where('id', '=', vod.id).execute();
-      for (const object of await storage.list(`${vod.storage_prefix}/`)) await storage.remove(object.key);
-      await db.deleteFrom('vod_uploads').where('vod_id', '=', vod.id).execute();
+      await deleteRecording(db, storage, vod);
       request.log.info({ vod: vod.id }, 'VOD deleted');
       return reply.status(204).send(null);
     },

@@ -1,7 +1,9 @@
 // The HTTP app as a plugin-built Fastify instance: main.ts listens on it, tests inject() into it.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
+import type { FastifyRequest } from 'fastify';
 import type { AccountService } from '../accounts/account-service.ts';
+import type { PasswordService } from '../accounts/password-service.ts';
 import type { ChannelService } from '../channels/channel-service.ts';
 import type { Logger } from '../log.ts';
 import { clientErrorHandler, frameworkErrors, installErrorHandler } from './error-handler.ts';
@@ -10,12 +12,14 @@ import { createMetricsRegistry, installRequestMetrics } from './metrics.ts';
 import { authRoutes } from './routes/auth-routes.ts';
 import { channelRoutes, type ChannelRoutesOptions } from './routes/channel-routes.ts';
 import { healthRoutes } from './routes/health-routes.ts';
+import { passwordRoutes } from './routes/password-routes.ts';
 import { ErrorResponse } from './schemas.ts';
 import { validatorCompiler } from './validator.ts';
 
 export interface AppDeps {
   log: Logger;
   accounts: AccountService;
+  passwords: PasswordService;
   channels: ChannelService;
   readiness: Record<string, () => Promise<void>>;
   rtmpPort: () => number;
@@ -57,7 +61,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('metricsRegistry', registry);
 
   await app.register(healthRoutes, { checks: deps.readiness });
-  await app.register(authRoutes, { prefix: '/api/v1/auth', accounts: deps.accounts });
+  // Mail links point at PUBLIC_URL. Without it (config allows that only when mail goes to local
+  // files), at the origin the request came to: a forged Host then only reaches the machine's owner.
+  const linkBase = (request: FastifyRequest) => deps.publicUrl || `${request.protocol}://${request.host}`;
+  await app.register(authRoutes, { prefix: '/api/v1/auth', accounts: deps.accounts, passwords: deps.passwords, linkBase });
+  await app.register(passwordRoutes, { prefix: '/api/v1/auth', accounts: deps.accounts, passwords: deps.passwords, linkBase });
   await app.register(channelRoutes, {
     prefix: '/api/v1/channels',
     accounts: deps.accounts,

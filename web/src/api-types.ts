@@ -23,6 +23,8 @@ export interface ChannelBody {
   startedAt?: string;
   playbackUrl?: string;
   viewers?: number;
+  /** The owner's account is suspended. */
+  suspended?: boolean;
 }
 
 export type Visibility = 'public' | 'unlisted' | 'private';

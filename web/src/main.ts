@@ -8,13 +8,16 @@ import { homePage } from './pages/home-page.ts';
 import { vodPage } from './pages/vod-page.ts';
 import { watchPage } from './pages/watch-page.ts';
 import { notFound } from './pages/not-found.ts';
+import { adminPage } from './pages/admin-page.ts';
+import { forgotPasswordPage, resetPasswordPage, verifyEmailPage } from './pages/password-pages.ts';
 
 function renderNav(): void {
   const nav = document.getElementById('site-nav');
   if (!nav) return;
   const user = session.user();
   const link = (href: string, text: string) => h('a', { href, ...(location.pathname === href ? { 'aria-current': 'page' } : {}) }, text);
-  fill(nav, link('/', 'Home'), user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'), user ? null : link('/signup', 'Sign up'));
+  const staff = user?.role === 'admin' || user?.role === 'moderator';
+  fill(nav, link('/', 'Home'), user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'), staff ? link('/admin', 'Admin') : null, user ? null : link('/signup', 'Sign up'));
 }
 
 async function route(main: HTMLElement): Promise<void> {
@@ -25,6 +28,10 @@ async function route(main: HTMLElement): Promise<void> {
   if ((m = /^\/v\/([0-9a-fA-F-]{36})$/.exec(path))) return vodPage(main, m[1]!);
   if (path === '/dashboard') return dashboardPage(main);
   if (path === '/signin' || path === '/signup') return authPage(main, path === '/signup' ? 'signup' : 'signin');
+  if (path === '/admin') return adminPage(main);
+  if (path === '/forgot-password') return forgotPasswordPage(main);
+  if (path === '/reset-password') return resetPasswordPage(main);
+  if (path === '/verify-email') return verifyEmailPage(main);
   return notFound(main);
 }
 

@@ -3,6 +3,7 @@ import { api, ApiError } from '../api.ts';
 import type { ChannelBody } from '../api-types.ts';
 import { field, fill, h, setPageTitle, statusLine } from '../dom.ts';
 import { session } from '../session.ts';
+import { accountSection } from './dashboard-account.ts';
 import { moderationSection } from './dashboard-moderation.ts';
 import { streamSection } from './dashboard-stream.ts';
 import { vodsSection } from './dashboard-vods.ts';
@@ -38,6 +39,7 @@ export async function dashboardPage(main: HTMLElement): Promise<void> {
     await streamSection(slug),
     await vodsSection(slug),
     await moderationSection(slug),
+    await accountSection(),
   );
 }
 
