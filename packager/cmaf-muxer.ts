@@ -36,6 +36,8 @@ export interface MuxerFragment {
   baseMediaDecodeTime: number;
   duration: number;
   independent: boolean;
+  /** samples of the timing track */
+  sampleCount: number;
 }
 
 export type MuxerEvent = MuxerInit | MuxerFragment;
@@ -147,6 +149,15 @@ export class CmafMuxer {
     return queued >= this.opts.partTarget * audio.sampleRate ? this.cut(true) : [];
   }
 
+  /** Drops what is pending and waits for the next keyframe (a consumer that fell behind). */
+  resync(): void {
+    this.held = null;
+    this.videoSamples = [];
+    this.audioSamples = [];
+    this.audioNext = null;
+    if (this.tracks?.video) this.waitingForKeyframe = true;
+  }
+
   /** Everything pending as a last fragment (end of stream). */
   flush(): MuxerEvent[] {
     return this.cut(true);
@@ -190,12 +201,12 @@ export class CmafMuxer {
     }
     const audio = this.tracks?.audio;
     const runs: TrackRun[] = [];
-    let timing: { base: number; duration: number; independent: boolean } | null = null;
+    let timing: { base: number; duration: number; independent: boolean; count: number } | null = null;
     const video = this.videoSamples;
     if (video.length > 0) {
       this.videoSamples = [];
       const duration = video.reduce((n, s) => n + s.duration, 0);
-      timing = { base: video[0]!.dts, duration, independent: video[0]!.keyframe };
+      timing = { base: video[0]!.dts, duration, independent: video[0]!.keyframe, count: video.length };
       runs.push({ trackId: VIDEO_TRACK, baseMediaDecodeTime: video[0]!.dts, samples: video.map(videoRow), data: video.map((s) => s.data) });
     }
     if (audio && this.audioSamples.length > 0) {
@@ -211,12 +222,12 @@ export class CmafMuxer {
           return { duration, size: s.data.length, keyframe: true, compositionOffset: 0 };
         });
         runs.push({ trackId: AUDIO_TRACK, baseMediaDecodeTime: taken[0]!.dts, samples, data: taken.map((s) => s.data) });
-        if (!this.tracks?.video) timing = { base: taken[0]!.dts, duration: samples.reduce((d, s) => d + s.duration, 0), independent: true };
+        if (!this.tracks?.video) timing = { base: taken[0]!.dts, duration: samples.reduce((d, s) => d + s.duration, 0), independent: true, count: taken.length };
       }
     }
     if (!timing || runs.length === 0) return [];
     this.stats.fragments += 1;
-    return [{ type: 'fragment', data: fragment(this.sequence++, runs), baseMediaDecodeTime: timing.base, duration: timing.duration, independent: timing.independent }];
+    return [{ type: 'fragment', data: fragment(this.sequence++, runs), baseMediaDecodeTime: timing.base, duration: timing.duration, independent: timing.independent, sampleCount: timing.count }];
   }
 }
 

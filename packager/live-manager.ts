@@ -6,14 +6,15 @@ import type { Kysely } from 'kysely';
 import type { Bus } from '../src/bus/bus.ts';
 import type { Logger } from '../src/log.ts';
 import type { LiveTables } from './live-tables.ts';
-import { LiveSession, type LiveSessionOptions } from './live-session.ts';
+import { LiveSession, type LiveSessionOptions, type SourceTags } from './live-session.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
 /** The stream a live session is made from: the part of the ingest's publish event the packager uses. */
 export interface LiveSource {
   channelId: string;
   slug: string;
-  internalUrl: string;
+  /** the publish's audio/video messages */
+  tags: SourceTags;
   media: {
     video: { codec: string; width: number | null; height: number | null; fps: number | null } | null;
     audio: { codec: string } | null;
@@ -28,6 +29,8 @@ export interface IngestControl {
 export interface LadderPlan {
   renditions: RenditionInfo[];
   buildRun: LiveSessionOptions['buildRun'];
+  native: LiveSessionOptions['native'];
+  ladderInput: LiveSessionOptions['ladderInput'];
 }
 
 export interface LiveManagerOptions {
@@ -80,7 +83,7 @@ export class LiveManager {
       clearTimeout(this.graceTimers.get(event.channelId));
       this.graceTimers.delete(event.channelId);
       this.opts.log.info({ session: existing.id, channel: event.slug }, 'publisher reconnected within the grace window');
-      existing.attach(event.internalUrl);
+      existing.attach(event.tags);
       return;
     }
     let plan: LadderPlan;
@@ -101,6 +104,8 @@ export class LiveManager {
       mediaDir: this.opts.mediaDir,
       ffmpegPath: this.opts.ffmpegPath,
       buildRun: plan.buildRun,
+      native: plan.native,
+      ladderInput: plan.ladderInput,
       renditions: plan.renditions,
       partTarget: this.opts.partTarget,
       segmentTarget: this.opts.segmentTarget,
@@ -124,7 +129,7 @@ export class LiveManager {
     if (this.opts.maxDurationMs > 0) {
       this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), this.opts.maxDurationMs).unref());
     }
-    session.attach(event.internalUrl);
+    session.attach(event.tags);
     log.info({ renditions: plan.renditions.map((r) => r.name) }, 'live session started');
     await this.opts.bus.publish('stream.started', { sessionId: id, channelId: event.channelId, slug: event.slug, startedAt: session.startedAt.toISOString() });
   }

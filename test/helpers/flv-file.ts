@@ -20,3 +20,39 @@ export function readFlvTags(file: Buffer): FlvFileTag[] {
   }
   return tags;
 }
+
+/**
+ * An FLV file's audio/video tags delivered in real time, as the ingest hands a publish to a live
+ * session: playback starts when the session subscribes and ends after the last tag.
+ */
+export function playFlvTags(file: Buffer, opts: { loops?: number } = {}) {
+  const tags = readFlvTags(file).filter((tag) => tag.type === 8 || tag.type === 9);
+  const span = (tags.at(-1)?.timestamp ?? 0) + 40;
+  return {
+    subscribe(listener: (tag: FlvFileTag) => void, onEnd: () => void): () => void {
+      const startedAt = Date.now();
+      let i = 0;
+      let loop = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const tick = () => {
+        const now = Date.now() - startedAt;
+        while (loop < (opts.loops ?? 1)) {
+          const tag = tags[i];
+          if (!tag) {
+            loop += 1;
+            i = 0;
+            continue;
+          }
+          const at = tag.timestamp + loop * span;
+          if (at > now) break;
+          listener({ ...tag, timestamp: at });
+          i += 1;
+        }
+        if (loop >= (opts.loops ?? 1)) return onEnd();
+        timer = setTimeout(tick, 10);
+      };
+      tick();
+      return () => clearTimeout(timer);
+    },
+  };
+}
