@@ -108,8 +108,11 @@ export class CmafMuxer {
       return out;
     }
     if (!this.tracks?.video) out.push(...this.writeInit());
-    this.waitingForKeyframe = false;
     let dts = Math.round(dtsMs * VIDEO_TIMESCALE / 1000);
+    if (this.waitingForKeyframe) {
+      this.waitingForKeyframe = false;
+      this.dropAudioBefore(dts);
+    }
     const pts = dts + Math.round(compositionOffsetMs * VIDEO_TIMESCALE / 1000);
     const held = this.held;
     if (held) {
@@ -131,8 +134,9 @@ export class CmafMuxer {
   }
 
   pushAudio(dtsMs: number, data: Buffer): MuxerEvent[] {
-    const audio = this.tracks?.audio;
-    if (!audio || (this.tracks?.video && this.waitingForKeyframe)) {
+    // before the first keyframe (no init section yet) audio waits in the queue with the announced configuration
+    const audio = this.tracks ? this.tracks.audio : this.opts.expectVideo ? this.audio : null;
+    if (!audio) {
       this.stats.droppedAudio += 1;
       return [];
     }
@@ -146,7 +150,17 @@ export class CmafMuxer {
     }
     if (this.tracks?.video) return [];
     const queued = this.audioNext - this.audioSamples[0]!.dts;
-    return queued >= this.opts.partTarget * audio.sampleRate ? this.cut(true) : [];
+    return queued + audio.frameSamples > this.opts.partTarget * audio.sampleRate ? this.cut(true) : [];
+  }
+
+  /** Audio queued while waiting for a keyframe: only what still sounds at the keyframe or later is kept. */
+  private dropAudioBefore(videoDts: number): void {
+    const audio = this.tracks?.audio;
+    if (!audio) return;
+    const keep = this.audioSamples.findIndex((s) => (s.dts + audio.frameSamples) * VIDEO_TIMESCALE > videoDts * audio.sampleRate);
+    const dropped = keep < 0 ? this.audioSamples.length : keep;
+    this.audioSamples.splice(0, dropped);
+    this.stats.droppedAudio += dropped;
   }
 
   /** Drops what is pending and waits for the next keyframe (a consumer that fell behind). */
@@ -175,8 +189,6 @@ export class CmafMuxer {
     const video = this.opts.expectVideo ? this.video : null;
     const audio = this.audio;
     this.tracks = { video, audio };
-    this.audioNext = null;
-    this.audioSamples = [];
     const specs: TrackSpec[] = [];
     if (video) specs.push({ id: VIDEO_TRACK, timescale: VIDEO_TIMESCALE, video });
     if (audio) specs.push({ id: AUDIO_TRACK, timescale: audio.sampleRate, audio });
