@@ -125,9 +125,11 @@ export class CmafMuxer {
         this.lastVideoDuration = duration;
       }
       held.duration = duration;
+      const limit = this.opts.partTarget * VIDEO_TIMESCALE + VIDEO_TIMESCALE / 1000;
+      // a frame longer than the ones before it (a gap in the input) must not push the part past its target
+      if (this.videoSamples.length > 0 && this.pendingVideo() + duration > limit) out.push(...this.cut(false));
       this.videoSamples.push(held);
-      const pending = this.videoSamples.reduce((n, s) => n + s.duration, 0);
-      if (keyframe || pending + duration > this.opts.partTarget * VIDEO_TIMESCALE + VIDEO_TIMESCALE / 1000) out.push(...this.cut(false));
+      if (keyframe || this.pendingVideo() + duration > limit) out.push(...this.cut(false));
     }
     this.held = { dts, compositionOffset: pts - dts, keyframe, data, duration: 0 };
     return out;
@@ -161,6 +163,10 @@ export class CmafMuxer {
     const dropped = keep < 0 ? this.audioSamples.length : keep;
     this.audioSamples.splice(0, dropped);
     this.stats.droppedAudio += dropped;
+  }
+
+  private pendingVideo(): number {
+    return this.videoSamples.reduce((n, s) => n + s.duration, 0);
   }
 
   /** Drops what is pending and waits for the next keyframe (a consumer that fell behind). */

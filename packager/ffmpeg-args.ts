@@ -191,10 +191,11 @@ export function scaledWidth(sourceWidth: number, sourceHeight: number, height: n
 
 /**
  * The native feed is fMP4 whose init section names every stream and its decoder configuration, so
- * there is nothing to probe for: stop after the first frames instead of ffmpeg's default 5 MB /
- * 5 s of analysis, and do not buffer the input.
+ * there is little to analyse: no 5 s of analysis. Not `-fflags nobuffer` (ffmpeg 5.1 then drops
+ * the packets read while probing: the first keyframe is lost and dav1d fails every AV1 frame up to
+ * the next) and not a tiny -probesize (Opus timestamps then come out non-monotonic).
  */
-const NATIVE_INPUT = (format: string) => ['-probesize', '32', '-analyzeduration', '0', '-fflags', 'nobuffer', '-f', format];
+const NATIVE_INPUT = (format: string) => ['-analyzeduration', '0', '-f', format];
 
 /** ~0.1 bit per pixel: what H.264 from OBS at a sensible setting tends to use. */
 export function estimateKbps(width: number, height: number, fps: number): number {

@@ -71,7 +71,8 @@ export function buildTags(tracks: TagTrack[], opts: { enhanced: boolean; multitr
   return tags.sort((a, b) => a.timestamp - b.timestamp || (isConfig(a) === isConfig(b) ? a.order - b.order : isConfig(a) ? -1 : 1)).map(({ order: _, ...tag }) => tag);
 }
 
-function isConfig(tag: RtmpTag): boolean {
+/** A decoder configuration message (sequence start / header), single or multitrack. */
+export function isConfig(tag: RtmpTag): boolean {
   const b0 = tag.data[0]!;
   if (tag.type === 8) return (b0 >> 4 === 10 && tag.data[1] === 0) || (b0 >> 4 === 9 && ((b0 & 0x0f) === 0 || ((b0 & 0x0f) === 5 && tag.data[1] === 0)));
   if (b0 & 0x80) return (b0 & 0x0f) === 0 || ((b0 & 0x0f) === 6 && (tag.data[1]! & 0x0f) === 0);
