@@ -125,11 +125,13 @@ export class CmafMuxer {
         this.lastVideoDuration = duration;
       }
       held.duration = duration;
-      const limit = this.opts.partTarget * VIDEO_TIMESCALE + VIDEO_TIMESCALE / 1000;
-      // a frame longer than the ones before it (a gap in the input) must not push the part past its target
-      if (this.videoSamples.length > 0 && this.pendingVideo() + duration > limit) out.push(...this.cut(false));
+      const target = this.opts.partTarget * VIDEO_TIMESCALE;
+      // a frame longer than the ones before it (a gap, or millisecond jitter) must not push the part
+      // past its target: the part closes before it (§4.4.4.9: no part longer than PART-TARGET)
+      if (this.videoSamples.length > 0 && this.pendingVideo() + duration > target) out.push(...this.cut(false));
       this.videoSamples.push(held);
-      if (keyframe || this.pendingVideo() + duration > limit) out.push(...this.cut(false));
+      // close when the next frame (assumed as long as this one, give or take the millisecond RTMP rounds to) would not fit
+      if (keyframe || this.pendingVideo() + duration > target + VIDEO_TIMESCALE / 1000) out.push(...this.cut(false));
     }
     this.held = { dts, compositionOffset: pts - dts, keyframe, data, duration: 0 };
     return out;

@@ -21,6 +21,7 @@ const NATIVE_AUDIO = new Set(['aac', 'opus']);
 export function planLadder(live: LiveConfig, event: LiveSource): LadderPlan {
   const { video, audio } = event.media;
   if (!video && !audio) throw new UnsupportedSourceError('The stream has neither video nor audio.');
+  if (video?.tracks && video.tracks.length > 0) return planMultitrack(video.tracks, video.fps, audio !== null);
   if (video && !NATIVE_VIDEO.has(video.codec)) {
     throw new UnsupportedSourceError(`Video codec ${video.codec.toUpperCase()} is not supported; set OBS to H.264, HEVC or AV1.`);
   }
@@ -64,6 +65,25 @@ export function planLadder(live: LiveConfig, event: LiveSource): LadderPlan {
             return { args, outputs: outputs.map((x) => ({ name: x.name, fd: x.fd })) };
           }
         : null,
+  };
+}
+
+/**
+ * OBS multitrack ("Enhanced Broadcasting"): the encoder already sends a ladder, so each video track
+ * is a rendition of its own, muxed natively with the shared audio, and nothing is transcoded. The
+ * first track is the source; picture sizes come from each track's decoder configuration when it
+ * arrives, and bandwidths from what the tracks actually carry.
+ */
+function planMultitrack(tracks: Array<{ id: number; codec: string }>, fps: number | null, hasAudio: boolean): LadderPlan {
+  const refused = tracks.find((t) => !NATIVE_VIDEO.has(t.codec));
+  if (refused) throw new UnsupportedSourceError(`Multitrack video track ${refused.id} uses ${refused.codec.toUpperCase()}; only H.264, HEVC and AV1 tracks can be packaged.`);
+  const ordered = [...tracks].sort((a, b) => a.id - b.id);
+  const frameRate = fps && fps > 0 ? fps : FALLBACK.fps;
+  return {
+    renditions: ordered.map((t, i) => ({ name: i === 0 ? SOURCE_RENDITION : `track${t.id}`, width: 0, height: 0, frameRate, bandwidth: 0, passthrough: true })),
+    native: ordered.map((t, i) => ({ name: i === 0 ? SOURCE_RENDITION : `track${t.id}`, videoTrack: t.id, audioTrack: hasAudio ? 0 : null })),
+    ladderInput: null,
+    buildRun: null,
   };
 }
 

@@ -16,7 +16,14 @@ export interface LiveSource {
   /** the publish's audio/video messages */
   tags: SourceTags;
   media: {
-    video: { codec: string; width: number | null; height: number | null; fps: number | null } | null;
+    video: {
+      codec: string;
+      width: number | null;
+      height: number | null;
+      fps: number | null;
+      /** Enhanced RTMP multitrack: the encoder's own ladder, one rendition per track */
+      tracks?: Array<{ id: number; codec: string }>;
+    } | null;
     audio: { codec: string } | null;
   };
 }

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import type { MuxerFragment, MuxerInit } from './cmaf-muxer.ts';
+import { estimateKbps } from './ffmpeg-args.ts';
 import { FfmpegRun, type FfmpegExit } from './ffmpeg-run.ts';
 import { NativeSource, type NativeOutput, type SourceTag } from './native-source.ts';
 import { renderMasterPlaylist } from './master-playlist.ts';
@@ -162,8 +163,8 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
         .map((r) => ({
           name: r.name,
           uri: `${r.name}/index.m3u8`,
-          bandwidth: r.bandwidth,
-          averageBandwidth: Math.round(r.bandwidth * 0.85),
+          bandwidth: this.bandwidth(r),
+          averageBandwidth: Math.round(this.bandwidth(r) * 0.85),
           width: this.pictureSizes.get(r.name)?.width ?? r.width,
           height: this.pictureSizes.get(r.name)?.height ?? r.height,
           frameRate: r.frameRate,
@@ -283,8 +284,39 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     });
   }
 
+  /**
+   * BANDWIDTH: the planned figure, raised to the peak rate measured over whole keyframe intervals
+   * (+10 %) once there is one; for a multitrack rendition, which has no plan, estimated from its
+   * picture size until then.
+   */
+  private bandwidth(r: RenditionInfo): number {
+    const peak = this.rates.get(r.name)?.peak ?? 0;
+    const size = this.pictureSizes.get(r.name);
+    const estimate = r.bandwidth > 0 || !size ? r.bandwidth : Math.round((estimateKbps(size.width, size.height, r.frameRate || 30) + 128) * 1100);
+    return Math.max(estimate, Math.round(peak * 1.1));
+  }
+
+  private measure(name: string, fragment: MuxerFragment | MediaFragment): void {
+    const timescale = this.timescales.get(name) ?? 0;
+    if (timescale <= 0) return;
+    let rate = this.rates.get(name);
+    if (!rate) this.rates.set(name, (rate = { bytes: 0, start: null, peak: 0 }));
+    if (fragment.independent) {
+      const seconds = rate.start === null ? 0 : (fragment.baseMediaDecodeTime - rate.start) / timescale;
+      if (seconds >= 0.5) rate.peak = Math.max(rate.peak, (rate.bytes * 8) / seconds);
+      if (seconds >= 0.5 || seconds < 0 || rate.start === null) {
+        rate.bytes = 0;
+        rate.start = fragment.baseMediaDecodeTime;
+      }
+    }
+    rate.bytes += fragment.data.length;
+  }
+
+  private readonly rates = new Map<string, { bytes: number; start: number | null; peak: number }>();
+
   private onFragment(name: string, fragment: MuxerFragment | MediaFragment): Promise<void> {
     return this.enqueue(name, async () => {
+      this.measure(name, fragment);
       if (name === this.sourceRendition) this.health.onFragment(fragment, this.timescales.get(name) ?? 0);
       await this.packagers.get(name)?.onFragment(fragment);
     });

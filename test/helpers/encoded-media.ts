@@ -37,6 +37,8 @@ export async function encodeFragmentedMp4(dir: string, spec: EncodeSpec): Promis
     '-t', String(seconds), '-pix_fmt', 'yuv420p',
     ...VIDEO_ARGS[codec](fps * gop, bframes),
     ...(audio === 'aac' ? ['-c:a', 'aac', '-b:a', '128k'] : audio === 'opus' ? ['-c:a', 'libopus', '-b:a', '96k'] : []),
+    // without it ffmpeg 5.1 folds AAC's priming into the second video frame's timestamp (0, 54.7, 88 ms…)
+    '-avoid_negative_ts', 'make_non_negative',
     '-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4', file,
   ], { timeout: 120_000 });
   return file;

@@ -92,9 +92,10 @@ export function publishRtmp(t: Teardown, opts: RtmpPublisherOptions): RtmpPublis
     () =>
       new Promise<void>((resolve) => {
         // one loop lasts as long as its video: the last frame's timestamp plus one frame interval
-        const video = opts.tags.filter((tag) => tag.type === 9).map((tag) => tag.timestamp);
+        // (the average interval, as timestamps are rounded to the millisecond; multitrack messages of one frame share one)
+        const video = [...new Set(opts.tags.filter((tag) => tag.type === 9).map((tag) => tag.timestamp))];
         const last = video.at(-1) ?? opts.tags.at(-1)?.timestamp ?? 0;
-        const span = last + Math.max(1, last - (video.at(-2) ?? last - 33));
+        const span = Math.round(last + (video.length > 1 ? (last - video[0]!) / (video.length - 1) : 33));
         const startedAt = Date.now();
         let loop = 0;
         let i = 0;

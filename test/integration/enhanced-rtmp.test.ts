@@ -85,3 +85,58 @@ t.test('HEVC and AV1 over Enhanced RTMP: native source, H.264 rung', async (t) =
     });
   }
 });
+
+t.test('an OBS-style multitrack ladder (Enhanced RTMP v2, three H.264 tracks): each track a rendition, nothing transcoded', async (t) => {
+  const server = await startTestServer(t, { LADDER: '240:400' });
+  const base = await server.listen();
+  const dir = await tempDir(t, 'multitrack');
+  const user = await registerUser(server, 'multi');
+  const auth = { authorization: `Bearer ${user.accessToken}` };
+  const { streamKey } = (await server.app.inject({ url: '/api/v1/channels/multi/stream-key', headers: auth })).json();
+  const sizes = [[640, 360], [480, 270], [320, 180]] as const;
+  // one encoder clock for every track, as in OBS: video-only encodes, the audio from one more
+  const files = await Promise.all(sizes.map(([width, height]) => encodeFragmentedMp4(dir, { codec: 'h264', width, height, seconds: 4, audio: null })));
+  const perFile = await Promise.all(files.map(async (f) => readMp4Samples(await readFile(f))));
+  const audio = readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', width: 160, height: 90, seconds: 4, audio: 'aac' }))).find((x) => x.kind === 'audio')!;
+  const tracks = [...perFile.map((fileTracks, i) => ({ track: fileTracks[0]!, trackId: i })), { track: audio, trackId: 0 }];
+  const publisher = publishRtmp(t, {
+    port: server.ingest.port,
+    key: streamKey,
+    tags: buildTags(tracks, { enhanced: true, multitrack: true }),
+    metadata: { width: 640, height: 360, framerate: 30 },
+    seconds: 120,
+  });
+  await publisher.started;
+  const live = await until(async () => {
+    const channel = (await server.app.inject({ url: '/api/v1/channels/multi' })).json();
+    return channel.live ? channel : null;
+  }, 'the channel to go live', 20_000);
+  const session = server.live.live()[0]!;
+  const names = ['source', 'track1', 'track2'];
+  await until(() => names.every((n) => (renditionNow(session, n)?.segmentCount ?? 0) >= 3), 'three segments in every track', 60_000);
+  t.equal(session.ffmpegPid, undefined, 'no ffmpeg runs for this stream');
+
+  const masterUrl = `${base}${live.playbackUrl}`;
+  const master = await (await fetch(masterUrl)).text();
+  t.same(validateMasterPlaylist(master), [], 'the master playlist is valid');
+  const v = variants(master);
+  t.same([...v.keys()], names.map((n) => `${n}/index.m3u8`), 'three variants, largest first');
+  const sessionDir = path.join(server.config.mediaDir, 'live', session.id);
+  for (const [i, name] of names.entries()) {
+    const attrs = v.get(`${name}/index.m3u8`)!;
+    t.match(attrs, { CODECS: /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/, RESOLUTION: `${sizes[i]![0]}x${sizes[i]![1]}` }, `${name}: its own size, with the shared audio`);
+    const text = await (await fetch(masterUrl.replace(/master\.m3u8$/, `${name}/index.m3u8`))).text();
+    t.same(validateMediaPlaylist(text, { lowLatency: true }), [], `${name} playlist is valid LL-HLS`);
+    // BANDWIDTH is the peak segment bit rate (§4.4.6.2): no listed segment may exceed it
+    const segments = [...text.matchAll(/#EXTINF:([\d.]+),\n(seg-\d+\.m4s)/g)];
+    let peak = 0;
+    for (const [, duration, uri] of segments) peak = Math.max(peak, ((await readFile(path.join(sessionDir, name, uri!))).length * 8) / Number(duration));
+    t.ok(Number(attrs.BANDWIDTH) >= peak, `${name}: BANDWIDTH ${attrs.BANDWIDTH} covers the peak segment rate ${Math.round(peak)}`);
+    const joined = path.join(dir, `${name}.mp4`);
+    await writeFile(joined, Buffer.concat([await readFile(path.join(sessionDir, name, 'init-0.mp4')), await readFile(path.join(sessionDir, name, 'seg-1.m4s'))]));
+    const probe = JSON.parse((await run('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', joined])).stdout) as { streams: Array<{ codec_name: string; width?: number; nb_read_frames: string }> };
+    t.match(probe.streams, [{ codec_name: 'h264', width: sizes[i]![0] }, { codec_name: 'aac' }], `${name} decodes: H.264 at ${sizes[i]![0]} wide, AAC`);
+    t.ok(Number(probe.streams[0]!.nb_read_frames) >= 28, `${name}: segment 1 has ${probe.streams[0]!.nb_read_frames} frames`);
+  }
+  await publisher.stop();
+});
