@@ -104,22 +104,33 @@ export class MediaPipeReader {
 
   private peek(n: number): Buffer {
     const first = this.chunks[0]!;
-    return first.length >= n ? first : Buffer.concat(this.chunks).subarray(0, n);
+    return first.length >= n ? first : this.take(n, false);
   }
 
-  private take(n: number): Buffer {
+  /** The first n bytes: a view when one chunk holds them, else one copy of just those bytes. */
+  private take(n: number, consume = true): Buffer {
     const first = this.chunks[0]!;
-    let out: Buffer;
     if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      const all = Buffer.concat(this.chunks);
-      out = all.subarray(0, n);
-      this.chunks = all.length > n ? [all.subarray(n)] : [];
+      if (consume) {
+        if (first.length === n) this.chunks.shift();
+        else this.chunks[0] = first.subarray(n);
+        this.buffered -= n;
+      }
+      return first.subarray(0, n);
     }
-    this.buffered -= n;
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let i = 0;
+    while (filled < n) {
+      const chunk = this.chunks[i]!;
+      const used = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, used);
+      filled += used;
+      if (!consume) i += 1;
+      else if (used === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(used);
+    }
+    if (consume) this.buffered -= n;
     return out;
   }
 }
