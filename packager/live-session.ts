@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import type { MuxerFragment, MuxerInit } from './cmaf-muxer.ts';
 import { estimateKbps } from './ffmpeg-args.ts';
+import { PeakBitrate } from './peak-bitrate.ts';
 import { FfmpegRun, type FfmpegExit } from './ffmpeg-run.ts';
 import { NativeSource, type NativeOutput, type SourceTag } from './native-source.ts';
 import { renderMasterPlaylist } from './master-playlist.ts';
@@ -296,27 +297,13 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     return Math.max(estimate, Math.round(peak * 1.1));
   }
 
-  private measure(name: string, fragment: MuxerFragment | MediaFragment): void {
-    const timescale = this.timescales.get(name) ?? 0;
-    if (timescale <= 0) return;
-    let rate = this.rates.get(name);
-    if (!rate) this.rates.set(name, (rate = { bytes: 0, start: null, peak: 0 }));
-    if (fragment.independent) {
-      const seconds = rate.start === null ? 0 : (fragment.baseMediaDecodeTime - rate.start) / timescale;
-      if (seconds >= 0.5) rate.peak = Math.max(rate.peak, (rate.bytes * 8) / seconds);
-      if (seconds >= 0.5 || seconds < 0 || rate.start === null) {
-        rate.bytes = 0;
-        rate.start = fragment.baseMediaDecodeTime;
-      }
-    }
-    rate.bytes += fragment.data.length;
-  }
-
-  private readonly rates = new Map<string, { bytes: number; start: number | null; peak: number }>();
+  private readonly rates = new Map<string, PeakBitrate>();
 
   private onFragment(name: string, fragment: MuxerFragment | MediaFragment): Promise<void> {
     return this.enqueue(name, async () => {
-      this.measure(name, fragment);
+      let rate = this.rates.get(name);
+      if (!rate) this.rates.set(name, (rate = new PeakBitrate()));
+      rate.onFragment(fragment, this.timescales.get(name) ?? 0);
       if (name === this.sourceRendition) this.health.onFragment(fragment, this.timescales.get(name) ?? 0);
       await this.packagers.get(name)?.onFragment(fragment);
     });
