@@ -15,9 +15,9 @@ t.test('the peak over whole keyframe intervals, not a running average', async (t
 
 t.test('nothing until a whole interval; a restarted timeline starts over', async (t) => {
   const rate = new PeakBitrate();
-  for (let i = 0; i < 5; i++) rate.onFragment(fragment(i * 200, 10_000, i === 0), 1000);
+  for (let i = 0; i < 5; i++) rate.onFragment(fragment(5000 + i * 200, 10_000, i === 0), 1000);
   t.equal(rate.peak, 0);
-  rate.onFragment(fragment(0, 10_000, true), 1000); // a new init section's timeline
+  rate.onFragment(fragment(0, 10_000, true), 1000); // a new init section's timeline, from 0
   for (let i = 1; i < 5; i++) rate.onFragment(fragment(i * 200, 10_000, false), 1000);
   rate.onFragment(fragment(1000, 10_000, true), 1000);
   t.equal(rate.peak, 400_000, '50 kB in 1 s');
