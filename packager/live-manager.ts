@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus } from '../src/bus/bus.ts';
 import type { Logger } from '../src/log.ts';
-import { LiveSession, type LiveSessionOptions } from './live-session.ts';
+import { LiveSession, type LiveSessionOptions, type SourceTags } from './live-session.ts';
 import type { SessionLeases } from './session-leases.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
@@ -15,9 +15,17 @@ import type { EndReason, RenditionInfo } from './stream-defs.ts';
 export interface LiveSource {
   channelId: string;
   slug: string;
-  internalUrl: string;
+  /** the publish's audio/video messages */
+  tags: SourceTags;
   media: {
-    video: { codec: string; width: number | null; height: number | null; fps: number | null } | null;
+    video: {
+      codec: string;
+      width: number | null;
+      height: number | null;
+      fps: number | null;
+      /** Enhanced RTMP multitrack: the encoder's own ladder, one rendition per track */
+      tracks?: Array<{ id: number; codec: string }>;
+    } | null;
     audio: { codec: string } | null;
   };
 }
@@ -30,6 +38,8 @@ export interface IngestControl {
 export interface LadderPlan {
   renditions: RenditionInfo[];
   buildRun: LiveSessionOptions['buildRun'];
+  native: LiveSessionOptions['native'];
+  ladderInput: LiveSessionOptions['ladderInput'];
 }
 
 export interface LiveManagerOptions {
@@ -103,7 +113,7 @@ export class LiveManager {
       clearTimeout(this.graceTimers.get(event.channelId));
       this.graceTimers.delete(event.channelId);
       this.opts.log.info({ session: existing.id, channel: event.slug }, 'publisher reconnected within the grace window');
-      existing.attach(event.internalUrl);
+      existing.attach(event.tags);
       return;
     }
     let plan: LadderPlan;
@@ -124,6 +134,8 @@ export class LiveManager {
       mediaDir: this.opts.mediaDir,
       ffmpegPath: this.opts.ffmpegPath,
       buildRun: plan.buildRun,
+      native: plan.native,
+      ladderInput: plan.ladderInput,
       renditions: plan.renditions,
       partTarget: this.opts.partTarget,
       segmentTarget: this.opts.segmentTarget,
@@ -156,7 +168,7 @@ export class LiveManager {
     if (maxDurationMs > 0) {
       this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), maxDurationMs).unref());
     }
-    session.attach(event.internalUrl);
+    session.attach(event.tags);
     log.info({ renditions: plan.renditions.map((r) => r.name) }, 'live session started');
     await this.opts.bus.publish('stream.started', { sessionId: id, channelId: event.channelId, slug: event.slug, startedAt: session.startedAt.toISOString() });
   }
