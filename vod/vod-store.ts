@@ -56,7 +56,7 @@ export class VodStore {
       .where('vods.deleted_at', 'is', null)
       .where('live_sessions.ended_at', 'is not', null)
       .execute();
-    return rows.map((r) => ({ sessionId: r.live_session_id, vodId: r.id }));
+    return rows.map((r) => ({ sessionId: r.live_session_id!, vodId: r.id }));
   }
 
   async journaled(vodId: string, rendition: string): Promise<JournalRow[]> {
