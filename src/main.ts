@@ -29,6 +29,7 @@ import { createLogger, logDestination, type Logger } from './log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
 import type { Storage } from './storage/storage.ts';
+import type { Jobs } from './jobs/jobs.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
 export type AppTables = MigrationTables & AccountTables & ChannelTables & LiveTables & VodTables & ChatTables;
@@ -50,7 +51,7 @@ export interface Server {
   close(): Promise<void>;
 }
 
-export async function createServer(config: Config, log: Logger): Promise<Server> {
+export async function createServer(config: Config, log: Logger, inject: { jobs?: Jobs } = {}): Promise<Server> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = () => closeInReverse(closers, log);
   try {
@@ -141,6 +142,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       keys,
       accounts,
       archive: config.archiver === 'in-process',
+      uploads: inject.jobs ? { jobs: inject.jobs, limiter: bus, quota, work: config.worker === 'in-process' } : undefined,
     });
     closers.push(() => recording.close());
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });

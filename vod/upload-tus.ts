@@ -69,6 +69,12 @@ export class TusUploads {
               region: storage.s3.region,
               endpoint: storage.s3.endpoint ?? undefined,
               forcePathStyle: storage.s3.forcePathStyle,
+              // Parts are streams of unknown length: with the SDK's default (checksums whenever
+              // supported) they go up as aws-chunked bodies with CRC trailers, which many
+              // S3-compatible servers store verbatim, chunk headers and all. Checksums only where
+              // the API requires them keeps plain bodies everywhere.
+              requestChecksumCalculation: 'WHEN_REQUIRED',
+              responseChecksumValidation: 'WHEN_REQUIRED',
               credentials:
                 storage.s3.accessKeyId && storage.s3.secretAccessKey ? { accessKeyId: storage.s3.accessKeyId, secretAccessKey: storage.s3.secretAccessKey } : undefined,
             },
