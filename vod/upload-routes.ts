@@ -30,7 +30,10 @@ export interface UploadRoutesOptions {
 }
 
 /** What a checked creation request carries to the tus hook that creates the VOD row. */
-const pending = new WeakMap<IncomingMessage, { channelId: string; meta: UploadMetadata }>();
+const pending = new WeakMap<IncomingMessage, { vodId: string; channelId: string; meta: UploadMetadata }>();
+
+/** Names the upload's VOD on every tus response, so a client (the upload page) can follow it. */
+export const VOD_ID_HEADER = 'Spillway-Vod-Id';
 
 // New uploads per account: a burst of 10, then one a minute.
 const CREATE_RATE = { capacity: 10, refillPerSecond: 1 / 60 };
@@ -45,7 +48,7 @@ export function createUploadHook(opts: Pick<UploadRoutesOptions, 'store' | 'perU
     const checked = pending.get(req);
     if (!checked || upload.size === undefined) throw refusal('UPLOAD_LENGTH_REQUIRED');
     const created = await opts.store.create({
-      vodId: randomUUID(),
+      vodId: checked.vodId,
       channelId: checked.channelId,
       uploadId: upload.id,
       size: upload.size,
@@ -67,7 +70,7 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
     return opts.accounts.authenticate(token);
   };
 
-  const checkCreation = async (request: FastifyRequest, user: PublicUser): Promise<void> => {
+  const checkCreation = async (request: FastifyRequest, user: PublicUser): Promise<string> => {
     const channelId = await opts.channelOf(user.id);
     if (!channelId) throw new AppError('FORBIDDEN', 'This account has no channel to upload to.');
     const headers = request.headers;
@@ -93,7 +96,9 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
         throw new AppError('STORAGE_QUOTA_EXCEEDED', `This file needs ${mib(size)} MiB but the channel has ${mib(Math.max(0, opts.quota.limitBytes - used))} MiB left of its ${mib(opts.quota.limitBytes)} MiB; delete videos to make room.`);
       }
     }
-    pending.set(request.raw, { channelId, meta });
+    const vodId = randomUUID();
+    pending.set(request.raw, { vodId, channelId, meta });
+    return vodId;
   };
 
   const handler = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
@@ -102,12 +107,13 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
       const id = request.params.id;
       if (id === undefined) {
         if (request.method !== 'POST') throw new AppError('ROUTE_NOT_FOUND');
-        await checkCreation(request, user);
+        reply.raw.setHeader(VOD_ID_HEADER, await checkCreation(request, user));
       } else {
         const upload = /^[0-9a-f]{32}$/.test(id) ? await opts.store.byUploadId(id) : null;
         if (!upload || upload.owner_id !== user.id) throw new AppError('NOT_FOUND', 'No such upload.');
         // Termination of a finished upload goes through DELETE /api/v1/vods/:id, which also stops its job.
         if (request.method === 'DELETE' && upload.status !== 'uploading') throw new AppError('BAD_REQUEST', 'This upload is finished; delete its video instead.');
+        reply.raw.setHeader(VOD_ID_HEADER, upload.id);
       }
     }
     reply.hijack();

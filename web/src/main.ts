@@ -8,13 +8,14 @@ import { homePage } from './pages/home-page.ts';
 import { vodPage } from './pages/vod-page.ts';
 import { watchPage } from './pages/watch-page.ts';
 import { notFound } from './pages/not-found.ts';
+import { uploadPage } from './pages/upload-page.ts';
 
 function renderNav(): void {
   const nav = document.getElementById('site-nav');
   if (!nav) return;
   const user = session.user();
   const link = (href: string, text: string) => h('a', { href, ...(location.pathname === href ? { 'aria-current': 'page' } : {}) }, text);
-  fill(nav, link('/', 'Home'), user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'), user ? null : link('/signup', 'Sign up'));
+  fill(nav, link('/', 'Home'), user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'), user ? link('/upload', 'Upload') : null, user ? null : link('/signup', 'Sign up'));
 }
 
 async function route(main: HTMLElement): Promise<void> {
@@ -24,6 +25,7 @@ async function route(main: HTMLElement): Promise<void> {
   if ((m = /^\/c\/([A-Za-z0-9_]{3,25})$/.exec(path))) return watchPage(main, m[1]!);
   if ((m = /^\/v\/([0-9a-fA-F-]{36})$/.exec(path))) return vodPage(main, m[1]!);
   if (path === '/dashboard') return dashboardPage(main);
+  if (path === '/upload') return uploadPage(main);
   if (path === '/signin' || path === '/signup') return authPage(main, path === '/signup' ? 'signup' : 'signin');
   return notFound(main);
 }
