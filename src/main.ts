@@ -46,6 +46,8 @@ export interface Server {
   ingest: RtmpIngest;
   chat: ChatHandle;
   recording: VodHandle;
+  /** The job queue (transcoding); null when none was given. */
+  jobs: Jobs | null;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -160,6 +162,7 @@ export async function createServer(config: Config, log: Logger, inject: { jobs?:
       ingest,
       chat,
       recording,
+      jobs: inject.jobs ?? null,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();

@@ -69,6 +69,7 @@ export function sourceReader(config: Config): TusUploads {
     },
     onFinish: async () => {},
     onProgress: () => {},
+    onTerminate: () => {},
   });
 }
 
@@ -91,6 +92,8 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
       log.info({ vod: vodId, bytes: upload.size }, 'upload complete; transcoding queued');
     },
     onProgress: (upload) => void store.setOffset(upload.id, upload.offset).catch((err) => log.warn({ err }, 'recording upload progress failed')),
+    // The client gave up on the upload: its VOD goes with it, as if it had never been started.
+    onTerminate: (uploadId) => void store.removeUploading(uploadId).catch((err) => log.error({ err }, 'removing a terminated upload failed')),
   });
 
   await app.register(uploadRoutes, {

@@ -87,6 +87,10 @@ export class UploadStore {
     return rows.map((r) => r.id);
   }
 
+  async removeUploading(uploadId: string): Promise<void> {
+    await this.db.deleteFrom('vods').where('upload_id', '=', uploadId).where('status', '=', 'uploading').execute();
+  }
+
   async remove(vodId: string): Promise<void> {
     await this.db.deleteFrom('vods').where('id', '=', vodId).execute();
   }

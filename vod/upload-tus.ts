@@ -49,6 +49,8 @@ export interface TusUploadsOptions {
   onFinish(upload: TusUpload): Promise<void>;
   /** Every few seconds while bytes arrive. */
   onProgress(upload: TusUpload): void;
+  /** After a client terminated (DELETE) an unfinished upload. */
+  onTerminate(id: string): void;
 }
 
 export class TusUploads {
@@ -104,6 +106,7 @@ export class TusUploads {
       },
     });
     this.server.on(EVENTS.POST_RECEIVE, (_stream: unknown, upload: Upload) => opts.onProgress(view(upload)));
+    this.server.on(EVENTS.POST_TERMINATE, (_req: unknown, _res: unknown, id: string) => opts.onTerminate(id.slice(UPLOAD_KEY_PREFIX.length)));
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -101,5 +101,5 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, opts)
       .send(html);
   };
   const hidden = { schema: { hide: true } };
-  for (const url of ['/', '/c/:slug', '/v/:id', '/dashboard', '/signin', '/signup']) app.get(url, hidden, page);
+  for (const url of ['/', '/c/:slug', '/v/:id', '/dashboard', '/signin', '/signup', '/upload']) app.get(url, hidden, page);
 };
