@@ -16,9 +16,12 @@ import { createUploadHook, uploadRoutes } from './upload-routes.ts';
 import { UploadStore } from './upload-store.ts';
 import { TusUploads, type TusStorage } from './upload-tus.ts';
 import type { VodDb } from './vod-tables.ts';
+import type { Bus } from '../src/bus/bus.ts';
+import { progressPublisher, VodProgressHub, vodProgressRoutes } from './vod-progress.ts';
 
 export interface UploadDeps {
   db: Kysely<VodDb>;
+  bus: Bus;
   storage: Storage;
   config: Config;
   log: Logger;
@@ -43,8 +46,9 @@ export function tusStorageOf(config: Config): TusStorage {
   return config.s3 ? { kind: 's3', s3: config.s3 } : { kind: 'local', directory: path.join(config.dataDir, 'tus') };
 }
 
-export function transcodeDepsOf(config: Config, db: Kysely<VodDb>, storage: Storage, tus: TusUploads, log: Logger) {
+export function transcodeDepsOf(config: Config, db: Kysely<VodDb>, storage: Storage, tus: TusUploads, log: Logger, bus: Pick<Bus, 'publish'>) {
   return {
+    notify: progressPublisher(bus),
     db,
     storage,
     source: tus,
@@ -77,6 +81,9 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
   const { config, db, jobs } = deps;
   const log = deps.log.child({ mod: 'uploads' });
   const store = new UploadStore(db);
+  const notify = progressPublisher(deps.bus);
+  const hub = new VodProgressHub();
+  await hub.start(deps.bus);
   const hookOpts = { store, perUser: config.uploads.perUser, expiryMs: config.uploads.expiryMs };
   const tus = new TusUploads({
     storage: tusStorageOf(config),
@@ -89,6 +96,7 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
       const vodId = await store.finish(upload.id, upload.size ?? upload.offset);
       if (!vodId) return;
       await enqueueTranscode(jobs, vodId);
+      notify({ vodId, status: 'processing', progress: 0, failureReason: null });
       log.info({ vod: vodId, bytes: upload.size }, 'upload complete; transcoding queued');
     },
     onProgress: (upload) => void store.setOffset(upload.id, upload.offset).catch((err) => log.warn({ err }, 'recording upload progress failed')),
@@ -110,7 +118,8 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
     log,
   });
 
-  if (options.work) registerTranscodeJobs(jobs, transcodeDepsOf(config, db, deps.storage, tus, deps.log), { concurrency: config.workerConcurrency });
+  await app.register(vodProgressRoutes, { prefix: '/api/v1', db, accounts: deps.accounts, hub });
+  if (options.work) registerTranscodeJobs(jobs, transcodeDepsOf(config, db, deps.storage, tus, deps.log, deps.bus), { concurrency: config.workerConcurrency });
   // A job lost before it was queued (a crash between the last byte and the queue) is added again;
   // one that is still known is not added twice (the VOD id is its job id).
   for (const vodId of await store.processing()) await enqueueTranscode(jobs, vodId);
@@ -141,9 +150,13 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
     },
     cancel: async (vod) => {
       await store.fail(vod.id, 'Cancelled by its owner.');
+      notify({ vodId: vod.id, status: 'failed', progress: 0, failureReason: 'Cancelled by its owner.' });
       await jobs.cancel(TRANSCODE_QUEUE, vod.id);
       await dropSource(vod);
     },
-    close: async () => clearInterval(sweep),
+    close: async () => {
+      clearInterval(sweep);
+      await hub.close();
+    },
   };
 }

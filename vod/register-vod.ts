@@ -52,7 +52,7 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
   const { db, storage, config, log, keys } = deps;
   // The JWT key is the server secret's derivative the app already holds; the signer derives its own from it.
   const signer = new VodUrlSigner(keys.jwt);
-  const uploads = deps.uploads ? await registerUploads(app, { db, storage, config, log, accounts: deps.accounts, ...deps.uploads }, { work: deps.uploads.work }) : null;
+  const uploads = deps.uploads ? await registerUploads(app, { db, bus: deps.bus, storage, config, log, accounts: deps.accounts, ...deps.uploads }, { work: deps.uploads.work }) : null;
   await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl, uploads });
   await app.register(vodMediaRoutes, { prefix: '/vod', db, storage, signer });
 

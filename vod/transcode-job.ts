@@ -22,6 +22,7 @@ import { publishUpload } from './upload-publish.ts';
 import { UploadStore } from './upload-store.ts';
 import { VodStore } from './vod-store.ts';
 import type { VodDb } from './vod-tables.ts';
+import type { VodProgress } from './vod-progress.ts';
 
 export const TRANSCODE_QUEUE = 'transcode';
 export interface TranscodeJobData {
@@ -44,6 +45,8 @@ export interface TranscodeDeps {
   log: Logger;
   /** where sources and outputs are kept while a job runs; default the OS temp directory */
   workDir?: string;
+  /** told every change of status and progress (published to the owner's page) */
+  notify?: (update: VodProgress) => void;
 }
 
 /** Adds the VOD's transcoding job; the VOD id is the job id, so it is never queued twice. */
@@ -67,6 +70,7 @@ export function transcodeHandler(deps: TranscodeDeps) {
   const vods = new VodStore(deps.db);
   const uploads = new UploadStore(deps.db);
   const ffprobePath = ffprobePathFor(deps.ffmpegPath);
+  const notify = (vodId: string, status: VodProgress['status'], progress: number, failureReason: string | null = null) => deps.notify?.({ vodId, status, progress, failureReason });
 
   const dropSource = async (vodId: string, uploadId: string) => {
     await deps.source.remove(uploadId).catch((err) => deps.log.warn({ err, vod: vodId }, 'removing an upload source failed'));
@@ -88,6 +92,7 @@ export function transcodeHandler(deps: TranscodeDeps) {
     }
     const uploadId = vod.upload_id;
     await uploads.setProcessing(vodId);
+    notify(vodId, 'processing', 0);
     const work = await mkdtemp(path.join(deps.workDir ?? os.tmpdir(), 'spillway-transcode-'));
     let lastReport = 0;
     const report = (percent: number) => {
@@ -96,6 +101,7 @@ export function transcodeHandler(deps: TranscodeDeps) {
       lastReport = now;
       const p = Math.round(percent * 10) / 10;
       void Promise.all([job.progress(p), uploads.setProgress(vodId, p)]).catch((err) => log.warn({ err }, 'reporting progress failed'));
+      notify(vodId, 'processing', p);
     };
     try {
       const input = path.join(work, 'source');
@@ -149,6 +155,7 @@ export function transcodeHandler(deps: TranscodeDeps) {
         return;
       }
       await vods.markReady(vodId, { ...published, mediaOffsetMs: 0 });
+      notify(vodId, 'ready', 100);
       await dropSource(vodId, uploadId);
       log.info({ durationS: published.durationS, seconds: (Date.now() - started) / 1000, sizeBytes: published.sizeBytes }, 'upload transcoded; VOD ready');
     } catch (err) {
@@ -158,6 +165,7 @@ export function transcodeHandler(deps: TranscodeDeps) {
         const reason = permanent ? err.message : 'Transcoding failed on our side; try uploading the video again.';
         log.warn({ err, permanent }, 'transcoding an upload failed for good');
         await uploads.fail(vodId, reason);
+        notify(vodId, 'failed', 0, reason);
         await dropSource(vodId, uploadId);
       } else {
         log.warn({ err }, 'transcoding an upload failed; it will be retried');

@@ -25,6 +25,12 @@ t.test('local storage, in-process database queue: good and bad uploads', async (
   await t.test('a good file: ready, decodable, source removed', async (t) => {
     const file = await readFile(await makeVideo(dir, { seconds: 12, width: 640, height: 360, kbps: 800 }));
     const vodId = await send(file, 'good.mp4');
+    // The owner's page is told each change as it happens (Server-Sent Events), until ready.
+    const events = await fetch(`${base}/api/v1/vods/${vodId}/events`, { headers: { authorization: `Bearer ${user.accessToken}` } });
+    t.equal(events.headers.get('content-type'), 'text/event-stream');
+    const pushed = [...(await events.text()).matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as { status: string; progress: number });
+    t.equal(pushed.at(-1)?.status, 'ready', 'the stream ends with ready');
+    t.ok(pushed.some((e) => e.status === 'processing' && e.progress > 0 && e.progress < 100), `progress pushed on the way (${pushed.map((e) => `${e.status} ${e.progress}`).join(', ')})`);
     const vod = await settledVod(base, user.accessToken, vodId);
     t.equal(vod.status, 'ready', `ready (${vod.failureReason ?? ''})`);
     t.same(vod.renditions.map((r) => r.name), ['360p', '240p']);

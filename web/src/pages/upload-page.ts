@@ -128,25 +128,54 @@ export async function uploadPage(main: HTMLElement): Promise<void> {
     }
   });
 
+  const show = (state: { status: string; progress: number; failureReason: string | null; title?: string }, id: string): boolean => {
+    if (state.status === 'ready') {
+      fill(processing, h('p', {}, 'Ready: ', h('a', { href: `/v/${id}`, class: 'watch-link' }, `watch “${state.title ?? 'your video'}”`)));
+      status.textContent = 'Your video is ready.';
+      return true;
+    }
+    if (state.status === 'failed') {
+      fill(processing, h('p', { role: 'alert' }, `Processing failed: ${state.failureReason ?? 'unknown reason'}`));
+      return true;
+    }
+    fill(processing, h('p', {}, `Processing: ${Math.floor(state.progress)} %`), h('progress', { max: 100, value: state.progress, 'aria-label': 'Processing progress' }));
+    return false;
+  };
+
+  // The server pushes each change (Server-Sent Events over fetch, so the token stays in a header);
+  // if the stream breaks, the page asks every 2 s instead.
   const follow = async (id: string) => {
+    const vod = await api<Vod>(`/api/v1/vods/${id}`, { auth: 'required' }).catch(() => null);
+    const title = vod?.title;
+    if (vod && show(vod, id)) return;
+    try {
+      const token = await session.accessToken();
+      const res = await fetch(`/api/v1/vods/${id}/events`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const event = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(event)?.[1];
+          if (data && show({ ...(JSON.parse(data) as { status: string; progress: number; failureReason: string | null }), title }, id)) return;
+        }
+      }
+    } catch {
+      // fall through to polling
+    }
     for (;;) {
-      let vod: Vod;
       try {
-        vod = await api<Vod>(`/api/v1/vods/${id}`, { auth: 'required' });
+        if (show(await api<Vod>(`/api/v1/vods/${id}`, { auth: 'required' }), id)) return;
       } catch (err) {
         status.textContent = (err as Error).message;
         return;
       }
-      if (vod.status === 'ready') {
-        fill(processing, h('p', {}, 'Ready: ', h('a', { href: `/v/${vod.id}`, class: 'watch-link' }, `watch “${vod.title}”`)));
-        status.textContent = 'Your video is ready.';
-        return;
-      }
-      if (vod.status === 'failed') {
-        fill(processing, h('p', { role: 'alert' }, `Processing failed: ${vod.failureReason ?? 'unknown reason'}`));
-        return;
-      }
-      fill(processing, h('p', {}, `Processing: ${Math.floor(vod.progress)} %`), h('progress', { max: 100, value: vod.progress, 'aria-label': 'Processing progress' }));
       await new Promise((r) => setTimeout(r, 2000));
     }
   };
