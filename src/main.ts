@@ -47,20 +47,20 @@ export interface Server {
   ingest: RtmpIngest;
   chat: ChatHandle;
   recording: VodHandle;
-  /** The job queue (transcoding); null when none was given. */
-  jobs: Jobs | null;
+  /** The job queues (transcoding): BullMQ with REDIS_URL, else the database queue. */
+  jobs: Jobs;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function createServer(config: Config, log: Logger, inject: { jobs?: Jobs } = {}): Promise<Server> {
+export async function createServer(config: Config, log: Logger): Promise<Server> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = () => closeInReverse(closers, log);
   try {
     await mkdir(config.dataDir, { recursive: true });
     const keys = deriveKeys(await loadServerSecret(config.secretKey, config.dataDir));
-    const { database, bus, storage } = await openServices<AppTables>(config, log, closers);
+    const { database, bus, jobs, storage } = await openServices<AppTables>(config, log, closers);
 
     const db = narrow(database.db);
     const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
@@ -145,9 +145,11 @@ export async function createServer(config: Config, log: Logger, inject: { jobs?:
       keys,
       accounts,
       archive: config.archiver === 'in-process',
-      uploads: inject.jobs ? { jobs: inject.jobs, limiter: bus, quota, work: config.worker === 'in-process' } : undefined,
+      uploads: { jobs, limiter: bus, quota, work: config.worker === 'in-process' },
     });
     closers.push(() => recording.close());
+    // Running jobs stop (and go back to the queue) before what they use closes; close is idempotent.
+    closers.push(() => jobs.close());
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
     closers.push(() => app.close());
 
@@ -163,7 +165,7 @@ export async function createServer(config: Config, log: Logger, inject: { jobs?:
       ingest,
       chat,
       recording,
-      jobs: inject.jobs ?? null,
+      jobs,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();

@@ -16,7 +16,7 @@ export interface TestServer extends Server {
   dataDir: string;
 }
 
-export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar, string>> = {}, inject: Parameters<typeof createServer>[2] = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar, string>> = {}): Promise<TestServer> {
   const dataDir = await tempDir(t, 'spillway-server');
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -36,7 +36,7 @@ export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar
       cb();
     },
   });
-  const server = await createServer(config, createLogger(config.logLevel, sink), inject);
+  const server = await createServer(config, createLogger(config.logLevel, sink));
   t.teardown(() => server.close());
   return Object.assign(server, { logs: () => chunks.join(''), dataDir });
 }

@@ -17,7 +17,7 @@ const run = promisify(execFile);
 t.test('local storage, in-process database queue: good and bad uploads', async (t) => {
   const dir = await tempDir(t, 'uploads-local');
   const server = await startTestServer(t, { REDIS_URL: '', LADDER: '240:300', X264_PRESET: 'ultrafast', UPLOAD_MAX_DURATION_S: '20', UPLOADS_PER_USER: '10' });
-  t.equal(server.jobs!.kind, 'database', 'no Redis: the database-backed queue');
+  t.equal(server.jobs.kind, 'database', 'no Redis: the database-backed queue');
   const base = await server.listen();
   const user = await registerUser(server, 'localuser');
   const send = async (file: Buffer, filename: string) => (await tusUpload({ base, token: user.accessToken, file, chunkSize: 1024 * 1024, metadata: { filename } })).vodId;
@@ -67,7 +67,7 @@ t.test('local storage, in-process database queue: good and bad uploads', async (
       t.match(vod.failureReason, reason, `reason: ${vod.failureReason}`);
       // The VOD is marked before the handler throws: the queue records the failure a moment later.
       const job = await until(async () => {
-        const info = await server.jobs!.get(TRANSCODE_QUEUE, vodId);
+        const info = await server.jobs.get(TRANSCODE_QUEUE, vodId);
         return info?.state === 'failed' ? info : null;
       }, 'the job to fail for good', 30_000, 100);
       t.equal(job.state, 'failed', 'the job failed for good');

@@ -26,7 +26,7 @@ t.test('tus upload to S3, interrupted, server restarted, resumed: a ready VOD on
     X264_PRESET: 'ultrafast',
   } as const;
   const first = await startTestServer(t, env);
-  t.equal(first.jobs!.kind, 'bullmq', 'REDIS_URL is set: jobs run on BullMQ');
+  t.equal(first.jobs.kind, 'bullmq', 'REDIS_URL is set: jobs run on BullMQ');
   const base1 = await first.listen();
   const user = await registerUser(first, 'uploader');
   const file = await readFile(await makeVideo(dir, { seconds: 30, width: 1920, height: 1080, kbps: 4000 }));
