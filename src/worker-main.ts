@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const closers: Array<() => Promise<void>> = [];
   const { database, bus, jobs, storage } = await openServices<MigrationTables & VodDb>(config, log, closers);
   const db = narrow(database.db).to<VodDb>();
-  registerTranscodeJobs(jobs, transcodeDepsOf(config, db, storage, sourceReader(config), log, bus), { concurrency: config.workerConcurrency });
+  registerTranscodeJobs(jobs, transcodeDepsOf(config, db, storage, sourceReader(config, storage), log, bus), { concurrency: config.workerConcurrency });
   // Stop taking and running jobs before storage and the database close under them (close is idempotent).
   closers.push(() => jobs.close());
   log.info({ queue: jobs.kind, concurrency: config.workerConcurrency, storage: config.s3 ? 's3' : 'local' }, 'worker is up');

@@ -61,8 +61,9 @@ export function transcodeDepsOf(config: Config, db: Kysely<VodDb>, storage: Stor
 }
 
 /** A tus server for reading and removing sources only (workers): it never accepts requests. */
-export function sourceReader(config: Config): TusUploads {
+export function sourceReader(config: Config, storage: Storage): TusUploads {
   return new TusUploads({
+    removeObject: config.s3 ? (key) => storage.remove(key) : undefined,
     storage: tusStorageOf(config),
     path: '/api/v1/uploads',
     publicUrl: config.publicUrl,
@@ -73,7 +74,6 @@ export function sourceReader(config: Config): TusUploads {
     },
     onFinish: async () => {},
     onProgress: () => {},
-    onTerminate: () => {},
   });
 }
 
@@ -86,6 +86,7 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
   await hub.start(deps.bus);
   const hookOpts = { store, perUser: config.uploads.perUser, expiryMs: config.uploads.expiryMs };
   const tus = new TusUploads({
+    removeObject: config.s3 ? (key) => deps.storage.remove(key) : undefined,
     storage: tusStorageOf(config),
     path: '/api/v1/uploads',
     publicUrl: config.publicUrl,
@@ -100,8 +101,6 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
       log.info({ vod: vodId, bytes: upload.size }, 'upload complete; transcoding queued');
     },
     onProgress: (upload) => void store.setOffset(upload.id, upload.offset).catch((err) => log.warn({ err }, 'recording upload progress failed')),
-    // The client gave up on the upload: its VOD goes with it, as if it had never been started.
-    onTerminate: (uploadId) => void store.removeUploading(uploadId).catch((err) => log.error({ err }, 'removing a terminated upload failed')),
   });
 
   await app.register(uploadRoutes, {

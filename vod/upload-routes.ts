@@ -17,7 +17,7 @@ import type { UploadStore } from './upload-store.ts';
 import { TusRefusal, type TusUpload } from './upload-tus.ts';
 
 export interface UploadRoutesOptions {
-  tus: { handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> };
+  tus: { handle(req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void>; remove(id: string): Promise<void> };
   store: UploadStore;
   quota: StorageQuota;
   accounts: AccountService;
@@ -114,6 +114,13 @@ export const uploadRoutes: FastifyPluginAsync<UploadRoutesOptions> = async (app,
         // Termination of a finished upload goes through DELETE /api/v1/vods/:id, which also stops its job.
         if (request.method === 'DELETE' && upload.status !== 'uploading') throw new AppError('BAD_REQUEST', 'This upload is finished; delete its video instead.');
         reply.raw.setHeader(VOD_ID_HEADER, upload.id);
+        if (request.method === 'DELETE') {
+          // tus termination, done here so the upload's VOD goes with its bytes before the answer.
+          if (request.headers['tus-resumable'] !== '1.0.0') throw new AppError('BAD_REQUEST', 'Send Tus-Resumable: 1.0.0.');
+          await opts.tus.remove(id);
+          await opts.store.removeUploading(id);
+          return reply.status(204).header('tus-resumable', '1.0.0').send();
+        }
       }
     }
     reply.hijack();

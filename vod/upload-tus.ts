@@ -49,8 +49,8 @@ export interface TusUploadsOptions {
   onFinish(upload: TusUpload): Promise<void>;
   /** Every few seconds while bytes arrive. */
   onProgress(upload: TusUpload): void;
-  /** After a client terminated (DELETE) an unfinished upload. */
-  onTerminate(id: string): void;
+  /** With S3: deletes one object of the bucket (absent is not an error), for what tus leaves behind. */
+  removeObject?: (key: string) => Promise<void>;
 }
 
 export class TusUploads {
@@ -106,7 +106,6 @@ export class TusUploads {
       },
     });
     this.server.on(EVENTS.POST_RECEIVE, (_stream: unknown, upload: Upload) => opts.onProgress(view(upload)));
-    this.server.on(EVENTS.POST_TERMINATE, (_req: unknown, _res: unknown, id: string) => opts.onTerminate(id.slice(UPLOAD_KEY_PREFIX.length)));
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -130,12 +129,15 @@ export class TusUploads {
 
   /** Removes the upload and everything stored for it; an absent one is not an error. */
   async remove(id: string): Promise<void> {
+    const key = `${UPLOAD_KEY_PREFIX}${id}`;
     try {
-      await this.server.datastore.remove(`${UPLOAD_KEY_PREFIX}${id}`);
+      await this.server.datastore.remove(key);
     } catch (err) {
-      if ((err as { status_code?: number }).status_code === 404) return;
-      throw err;
+      if ((err as { status_code?: number }).status_code !== 404) throw err;
     }
+    // @tus/s3-store aborts the multipart upload first and, for a finished one (S3 answers
+    // NoSuchUpload), gives up before deleting the object and its .info: they go here.
+    if (this.opts.removeObject) for (const suffix of ['', '.info', '.part']) await this.opts.removeObject(`${key}${suffix}`);
   }
 }
 

@@ -41,6 +41,8 @@ t.test('limits, ownership, termination and expiry', async (t) => {
   const firstUrl = ok.headers.get('location')!;
   t.match(firstUrl, /^\/api\/v1\/uploads\/[0-9a-f]{32}$/);
   t.match(ok.headers.get('spillway-vod-id'), /^[0-9a-f-]{36}$/, 'the response names the VOD');
+  const expires = Date.parse(ok.headers.get('upload-expires') ?? '');
+  t.ok(Math.abs(expires - (Date.now() + 24 * 3600_000)) < 120_000, 'Upload-Expires: UPLOAD_EXPIRY_H (24 h) from now');
   await refused(await create(alice.accessToken, { 'upload-length': String(2 * MiB) }), 403, 'STORAGE_QUOTA_EXCEEDED', '3 + 2 MiB over a 4 MiB quota');
   t.equal((await create(alice.accessToken, { 'upload-length': String(MiB) })).status, 201, '3 + 1 MiB fits');
   created++;
