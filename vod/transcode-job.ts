@@ -85,9 +85,10 @@ export function transcodeHandler(deps: TranscodeDeps) {
     const { signal } = job;
     const log = deps.log.child({ vod: vodId, job: job.id, attempt: job.attempt });
     const vod = await vods.byId(vodId);
-    if (!vod || vod.deleted_at || vod.source !== 'upload' || vod.status === 'ready') return;
+    // Ready, failed for good or cancelled, deleted: nothing to do (a stale job never revives a VOD).
+    if (!vod || vod.deleted_at || vod.source !== 'upload' || vod.status === 'ready' || vod.status === 'failed') return;
     if (!vod.upload_id) {
-      if (vod.status !== 'failed') await uploads.fail(vodId, 'The uploaded file is gone; upload it again.');
+      await uploads.fail(vodId, 'The uploaded file is gone; upload it again.');
       return;
     }
     const uploadId = vod.upload_id;

@@ -100,7 +100,7 @@ export class UploadStore {
   }
 
   async setProcessing(vodId: string): Promise<void> {
-    await this.db.updateTable('vods').set({ status: 'processing', failure_reason: null }).where('id', '=', vodId).where('status', 'in', ['processing', 'failed']).execute();
+    await this.db.updateTable('vods').set({ status: 'processing', failure_reason: null }).where('id', '=', vodId).where('status', '=', 'processing').execute();
   }
 
   async fail(vodId: string, reason: string): Promise<void> {

@@ -10,7 +10,7 @@ import { TRANSCODE_QUEUE } from '../../vod/transcode-job.ts';
 import { registerUser, startTestServer } from '../helpers/server-harness.ts';
 import { tempDir } from '../helpers/services.ts';
 import { until } from '../helpers/media.ts';
-import { decodeEndToEnd, makeVideo, settledVod, tusUpload } from '../helpers/uploads.ts';
+import { decodeEndToEnd, getVod, makeVideo, settledVod, tusUpload } from '../helpers/uploads.ts';
 
 const run = promisify(execFile);
 
@@ -37,6 +37,26 @@ t.test('local storage, in-process database queue: good and bad uploads', async (
     const decoded = await decodeEndToEnd(`${base}${vod.playbackUrl}`);
     t.ok(Math.abs(decoded.duration - 12) <= 0.5, `decoded ${decoded.duration} s`);
     t.same(await readdir(path.join(server.dataDir, 'tus', 'uploads')), [], 'the source is gone from the tus directory');
+  });
+
+  await t.test('the owner cancels a transcoding: ffmpeg stops, the VOD ends failed, nothing is kept', async (t) => {
+    const file = await readFile(await makeVideo(dir, { seconds: 18, width: 1920, height: 1080, kbps: 2000, name: 'cancel-me.mp4' }));
+    const vodId = await send(file, 'cancel-me.mp4');
+    await until(async () => (await getVod(base, user.accessToken, vodId)).progress > 0, 'transcoding to be under way', 60_000, 100);
+    const res = await fetch(`${base}/api/v1/vods/${vodId}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` } });
+    t.equal(res.status, 200);
+    t.match(await res.json(), { status: 'failed', failureReason: 'Cancelled by its owner.' });
+    // A cancelled job is forgotten (the database queue) or failed (BullMQ): either way, not running.
+    const job = await until(async () => {
+      const info = await server.jobs.get(TRANSCODE_QUEUE, vodId);
+      return info?.state === 'active' ? null : { state: info?.state ?? 'forgotten' };
+    }, 'the job to stop', 30_000, 100);
+    t.not(job.state, 'completed', `the job stopped (${job.state})`);
+    t.equal((await getVod(base, user.accessToken, vodId)).status, 'failed', 'still failed after the job stopped');
+    t.same(await server.storage.list(`vods/${vodId}/`), [], 'nothing published');
+    t.same(await readdir(path.join(server.dataDir, 'tus', 'uploads')), [], 'the uploaded file is removed');
+    const again = await fetch(`${base}/api/v1/vods/${vodId}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${user.accessToken}` } });
+    t.equal(again.status, 400, 'a finished upload cannot be cancelled');
   });
 
   const rightSize = await makeVideo(dir, { seconds: 4, width: 320, height: 180, kbps: 300, name: 'moov-at-end.mp4' });
