@@ -73,7 +73,15 @@ async function uploadBench(): Promise<void> {
   const file = path.join(work, 'random.bin');
   await writeFile(file, randomBytes(mb * 1024 * 1024));
   const body = await readFile(file);
-  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  // Plain part bodies, as the tus store sends them (see vod/upload-tus.ts): the same bytes on the wire.
+  const client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   const tusRates: number[] = [];
   const plainRates: number[] = [];
   console.log(`upload bench: ${runs} runs of ${mb} MiB to s3rver on 127.0.0.1 (load ${load()})`);

@@ -82,12 +82,15 @@ export class TusUploads {
             },
           }));
     this.ready = storage.kind === 'local' ? mkdir(path.join(storage.directory, 'uploads'), { recursive: true }) : Promise.resolve();
+    const publicOrigin = opts.publicUrl ? new URL(opts.publicUrl).origin : null;
     const view = (u: Upload): TusUpload => ({ id: u.id.slice(UPLOAD_KEY_PREFIX.length), size: u.size, offset: u.offset });
     this.server = new Server({
       path: opts.path,
       datastore,
       maxSize: opts.maxBytes,
       postReceiveInterval: 2000,
+      // The page uploads from its own origin; other sites' pages get no CORS grant (tus's default is *).
+      allowedOrigins: (origin) => origin === publicOrigin,
       namingFunction: () => `${UPLOAD_KEY_PREFIX}${randomBytes(16).toString('hex')}`,
       generateUrl: (_req, { path: base, id }) => `${opts.publicUrl}${base}/${id.slice(UPLOAD_KEY_PREFIX.length)}`,
       getFileIdFromRequest: (_req, last) => (last && ID.test(last) ? `${UPLOAD_KEY_PREFIX}${last}` : undefined),

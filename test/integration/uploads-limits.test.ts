@@ -35,12 +35,13 @@ t.test('limits, ownership, termination and expiry', async (t) => {
   await refused(await create(alice.accessToken, { 'upload-defer-length': '1' }), 411, 'UPLOAD_LENGTH_REQUIRED', 'deferred length');
   await refused(await create(alice.accessToken, { 'upload-length': String(MiB), 'upload-metadata': `filename ${b64('a.mp4')},visibility ${b64('everyone')}` }), 400, 'VALIDATION', 'bad visibility');
 
-  const ok = await create(alice.accessToken, { 'upload-length': String(3 * MiB) });
+  const ok = await create(alice.accessToken, { 'upload-length': String(3 * MiB), origin: 'https://elsewhere.example' });
   t.equal(ok.status, 201, 'a 3 MiB upload is created');
   created++;
   const firstUrl = ok.headers.get('location')!;
   t.match(firstUrl, /^\/api\/v1\/uploads\/[0-9a-f]{32}$/);
   t.match(ok.headers.get('spillway-vod-id'), /^[0-9a-f-]{36}$/, 'the response names the VOD');
+  t.equal(ok.headers.get('access-control-allow-origin'), null, 'no CORS grant without an allowed origin');
   const expires = Date.parse(ok.headers.get('upload-expires') ?? '');
   t.ok(Math.abs(expires - (Date.now() + 24 * 3600_000)) < 120_000, 'Upload-Expires: UPLOAD_EXPIRY_H (24 h) from now');
   await refused(await create(alice.accessToken, { 'upload-length': String(2 * MiB) }), 403, 'STORAGE_QUOTA_EXCEEDED', '3 + 2 MiB over a 4 MiB quota');
