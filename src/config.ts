@@ -61,6 +61,15 @@ export const CONFIG_VARS = {
     meaning: 'in-process: the server uploads recordings itself; external: run `npm run archiver` beside it (exactly one archiver per MEDIA_DIR).',
   },
   CHANNEL_STORAGE_LIMIT_MB: { default: '0', meaning: 'Recorded storage a channel may use, in MiB (0: no limit); at the limit a stream ends and new ones are refused.' },
+  UPLOAD_MAX_MB: { default: '8192', meaning: 'Largest video file a creator may upload, in MiB; refused before any byte is accepted.' },
+  UPLOAD_MAX_DURATION_S: { default: '14400', meaning: 'Longest uploaded video, in seconds; a longer one ends failed with a reason.' },
+  UPLOAD_EXPIRY_H: { default: '24', meaning: 'Hours an unfinished upload is kept; then it and its VOD are removed.' },
+  UPLOADS_PER_USER: { default: '3', meaning: 'Uploads one account may have in progress at once.' },
+  WORKER: {
+    default: 'in-process',
+    meaning: 'in-process: the server runs transcoding jobs itself; external: run `npm run worker` processes beside it (any number, on any machine sharing REDIS_URL).',
+  },
+  WORKER_CONCURRENCY: { default: '1', meaning: 'Transcoding jobs one worker process (or the in-process worker) runs at once.' },
   CHAT_MAX_SOCKETS_PER_IP: {
     default: '100',
     meaning: 'Chat WebSockets one address (an IPv6 /64) may hold open on one server; more are refused with 429 before the upgrade.',
@@ -109,6 +118,9 @@ export interface Config {
   archiver: 'in-process' | 'external';
   /** Bytes of recordings a channel may keep; null: no limit. */
   channelStorageLimitBytes: number | null;
+  uploads: UploadConfig;
+  worker: 'in-process' | 'external';
+  workerConcurrency: number;
   logLevel: string;
   loginRateLimit: number;
   loginRateWindowS: number;
@@ -139,6 +151,13 @@ export interface LiveConfig {
   windowSegments: number;
   graceMs: number;
   maxDurationMs: number;
+}
+
+export interface UploadConfig {
+  maxBytes: number;
+  maxDurationS: number;
+  expiryMs: number;
+  perUser: number;
 }
 
 export interface S3Config {
@@ -244,6 +263,8 @@ export function loadConfig(env: Env = process.env): Config {
   const archiver = raw('ARCHIVER');
   if (archiver !== 'in-process' && archiver !== 'external') throw new ConfigError('ARCHIVER', `expected in-process or external, got "${archiver}"`);
   const storageLimitMb = int('CHANNEL_STORAGE_LIMIT_MB', 0, 1024 * 1024 * 1024);
+  const worker = raw('WORKER');
+  if (worker !== 'in-process' && worker !== 'external') throw new ConfigError('WORKER', `expected in-process or external, got "${worker}"`);
 
   const registration = raw('REGISTRATION') as RegistrationPolicy;
   if (!REGISTRATION_POLICIES.includes(registration)) throw new ConfigError('REGISTRATION', `expected one of ${REGISTRATION_POLICIES.join(', ')}, got "${registration}"`);
@@ -281,6 +302,14 @@ export function loadConfig(env: Env = process.env): Config {
     live,
     archiver,
     channelStorageLimitBytes: storageLimitMb === 0 ? null : storageLimitMb * 1024 * 1024,
+    uploads: {
+      maxBytes: int('UPLOAD_MAX_MB', 1, 5 * 1024 * 1024) * 1024 * 1024,
+      maxDurationS: int('UPLOAD_MAX_DURATION_S', 1, 7 * 86400),
+      expiryMs: int('UPLOAD_EXPIRY_H', 1, 24 * 30) * 3600 * 1000,
+      perUser: int('UPLOADS_PER_USER', 1, 100),
+    },
+    worker,
+    workerConcurrency: int('WORKER_CONCURRENCY', 1, 64),
     logLevel,
     loginRateLimit: int('LOGIN_RATE_LIMIT', 1, 100000),
     loginRateWindowS: int('LOGIN_RATE_WINDOW_S', 1, 86400),

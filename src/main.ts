@@ -45,6 +45,7 @@ import { deriveKeys, loadServerSecret } from './secrets.ts';
 import { loadNodeId, nodeUrlFor } from './node-identity.ts';
 import { SessionLeases } from '../packager/session-leases.ts';
 import type { Storage } from './storage/storage.ts';
+import type { Jobs } from './jobs/jobs.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
 export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables & InstanceTables & AdminTables;
@@ -68,6 +69,8 @@ export interface Server {
   chat: ChatHandle;
   recording: VodHandle;
   admin: AdminHandle;
+  /** The job queues (transcoding): BullMQ with REDIS_URL, else the database queue. */
+  jobs: Jobs;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -264,6 +267,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       nodeId,
       accounts,
       archive: config.archiver === 'in-process',
+      uploads: { jobs, limiter: bus, quota, work: config.worker === 'in-process' },
     });
     closers.push(() => recording.close());
     const chatError = (err: unknown) => (err instanceof ChatError ? err.toAppError() : err);
@@ -296,7 +300,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
             const vod = await findRecording(db.to<VodDb>(), id);
             if (!vod) throw new AppError('NOT_FOUND', 'The video is already gone.');
             if (vod.status === 'recording' || vod.status === 'finalizing') throw new AppError('BAD_REQUEST', 'The video is still being recorded; end the stream first.');
-            await deleteRecording(db.to<VodDb>(), storage, vod);
+            await deleteRecording(db.to<VodDb>(), storage, vod, () => recording.uploads?.discard(vod));
           },
           'chat-message': (id, actorId) => chat.service.removeMessage(id, actorId).catch((err: unknown) => Promise.reject(chatError(err))),
         },
@@ -324,6 +328,8 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       linkBase: (request) => config.publicUrl || `${request.protocol}://${request.host}`,
     });
     closers.push(() => admin.close());
+    // Running jobs stop (and go back to the queue) before what they use closes; close is idempotent.
+    closers.push(() => jobs.close());
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
     closers.push(async () => {
       // server.close() reaps the keep-alive connections idle at that moment; one still answering
@@ -356,6 +362,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       chat,
       recording,
       admin,
+      jobs,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();

@@ -16,6 +16,10 @@ import type { BackoffPolicy } from './retry-backoff.ts';
 import { VodStore } from './vod-store.ts';
 import { registerVodMetrics } from './vod-metrics.ts';
 import { VodUrlSigner } from './vod-url-signer.ts';
+import { registerUploads, type UploadsHandle } from './register-uploads.ts';
+import type { StorageQuota } from './storage-quota.ts';
+import type { Jobs } from '../src/jobs/jobs.ts';
+import type { RateLimiter } from '../src/bus/rate-limiter.ts';
 
 export interface VodDeps {
   db: Kysely<VodDb>;
@@ -31,10 +35,19 @@ export interface VodDeps {
   /** false when the archiver runs as its own process (`npm run archiver`): only the routes are added. */
   archive?: boolean;
   backoff?: BackoffPolicy;
+  /** Uploads (tus) and their transcoding jobs; off without it. */
+  uploads?: {
+    jobs: Jobs;
+    limiter: RateLimiter;
+    quota: StorageQuota;
+    /** false when `npm run worker` processes run the transcoding jobs (WORKER=external). */
+    work: boolean;
+  };
 }
 
 export interface VodHandle {
   archiver: Archiver | null;
+  uploads: UploadsHandle | null;
   close(): Promise<void>;
 }
 
@@ -42,7 +55,8 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
   const { db, storage, config, log, keys } = deps;
   // The JWT key is the server secret's derivative the app already holds; the signer derives its own from it.
   const signer = new VodUrlSigner(keys.jwt);
-  await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl });
+  const uploads = deps.uploads ? await registerUploads(app, { db, bus: deps.bus, storage, config, log, accounts: deps.accounts, ...deps.uploads }, { work: deps.uploads.work }) : null;
+  await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl, uploads });
   await app.register(vodMediaRoutes, { prefix: '/vod', db, storage, signer });
 
   let archiver: Archiver | null = null;
@@ -63,5 +77,12 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
     });
     await archiver.start();
   }
-  return { archiver, close: async () => archiver?.close() };
+  return {
+    archiver,
+    uploads,
+    close: async () => {
+      await uploads?.close();
+      await archiver?.close();
+    },
+  };
 }

@@ -23,8 +23,9 @@ export class StorageQuota {
   ) {}
 
   /**
-   * Bytes of recordings the channel holds: finished VODs by their recorded size, VODs still being
-   * recorded by the files journaled so far (so the sum does not grow with the channel's history).
+   * Bytes the channel holds: finished VODs by their stored size, VODs still being recorded by the
+   * files journaled so far (so the sum does not grow with the channel's history), uploads not yet
+   * transcoded by their file's size.
    */
   async usage(channelId: string): Promise<number> {
     const row = await this.db
@@ -43,11 +44,14 @@ export class StorageQuota {
             eb.lit(0),
           )
           .as('recording'),
+        // Uploads count at their declared size from the moment they are created, so a channel
+        // cannot start more uploads than its limit holds.
+        eb.fn.coalesce(eb.fn.sum<string | number>('vods.upload_size').filterWhere('vods.status', 'in', ['uploading', 'processing']), eb.lit(0)).as('uploads'),
       ])
       .where('vods.channel_id', '=', channelId)
       .where('vods.deleted_at', 'is', null)
       .executeTakeFirstOrThrow();
-    return Number(row.finished) + Number(row.recording);
+    return Number(row.finished) + Number(row.recording) + Number(row.uploads);
   }
 
   get limitBytes(): number | null {

@@ -20,6 +20,8 @@ export interface VodRoutesOptions {
   accounts: AccountService;
   signer: VodUrlSigner;
   publicUrl: string;
+  /** Stops an upload's job and removes its source (null when uploads are not wired in). */
+  uploads: { discard(vod: VodRow): Promise<void>; cancel(vod: VodRow): Promise<void> } | null;
 }
 
 /** Lifetime of a private VOD's signed playback URL. */
@@ -30,7 +32,11 @@ export const VodBody = Type.Object({
   id: Type.String(),
   title: Type.String(),
   channel: Type.Object({ slug: Type.String(), title: Type.String() }),
-  status: Type.String({ enum: ['recording', 'finalizing', 'ready', 'failed'] }),
+  source: Type.String({ enum: ['recording', 'upload'] }),
+  status: Type.String({ enum: ['recording', 'finalizing', 'uploading', 'processing', 'ready', 'failed'] }),
+  description: Type.String(),
+  progress: Type.Number({ description: 'uploading: percent of the file received; processing: percent transcoded' }),
+  failureReason: Type.Union([Type.String(), Type.Null()]),
   visibility: Type.String({ enum: ['public', 'unlisted', 'private'] }),
   startedAt: Type.String({ format: 'date-time' }),
   durationS: Type.Number(),
@@ -59,7 +65,11 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       id: vod.id,
       title: vod.title,
       channel: { slug: vod.slug, title: vod.channel_title },
+      source: vod.source,
       status: vod.status,
+      description: vod.description,
+      progress: progressOf(vod),
+      failureReason: vod.failure_reason,
       visibility: vod.visibility,
       startedAt: vod.started_at.toISOString(),
       durationS: vod.duration_s,
@@ -143,6 +153,27 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
     },
   );
 
+  app.post(
+    '/vods/:id/cancel',
+    {
+      schema: {
+        tags: ['vods'],
+        summary: 'Stop an upload (still arriving or being transcoded): it ends failed and its file is removed; delete the VOD to remove it from the list.',
+        security: [{ bearer: [] }],
+        params: Type.Object({ id: VodId }),
+        response: { 200: VodBody, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const vod = await owned(request, request.params.id);
+      if (vod.source !== 'upload' || (vod.status !== 'uploading' && vod.status !== 'processing') || !opts.uploads) {
+        throw new AppError('BAD_REQUEST', 'Only an upload still in progress can be cancelled.');
+      }
+      await opts.uploads.cancel(vod);
+      return body((await vodQuery(db).where('vods.id', '=', vod.id).executeTakeFirst())!);
+    },
+  );
+
   app.delete(
     '/vods/:id',
     { schema: { tags: ['vods'], security: [{ bearer: [] }], params: Type.Object({ id: VodId }), response: { 204: Type.Null(), ...errors(400, 401, 403, 404) } } },
@@ -151,9 +182,17 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       if (vod.status === 'recording' || vod.status === 'finalizing') {
         throw new AppError('BAD_REQUEST', 'The VOD is still being recorded; delete it once it is ready.');
       }
-      await deleteRecording(db, storage, vod);
+      // Hidden first, so nobody is sent to objects that are going away (and a running job sees it).
+      await deleteRecording(db, storage, vod, () => opts.uploads?.discard(vod));
       request.log.info({ vod: vod.id }, 'VOD deleted');
       return reply.status(204).send(null);
     },
   );
 };
+
+function progressOf(vod: VodRow): number {
+  if (vod.status === 'ready') return 100;
+  if (vod.status === 'uploading') return vod.upload_size ? Math.floor((Number(vod.upload_offset) / Number(vod.upload_size)) * 1000) / 10 : 0;
+  if (vod.status === 'processing') return vod.progress;
+  return 0;
+}

@@ -71,7 +71,7 @@ export class VodStore {
         ]),
       )
       .execute();
-    return rows.map((r) => ({ sessionId: r.live_session_id, vodId: r.id, interrupted: r.owner_node !== null && r.owner_node !== nodeId }));
+    return rows.map((r) => ({ sessionId: r.live_session_id!, vodId: r.id, interrupted: r.owner_node !== null && r.owner_node !== nodeId }));
   }
 
   /**

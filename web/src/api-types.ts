@@ -29,7 +29,7 @@ export interface ChannelBody {
 
 export type Visibility = 'public' | 'unlisted' | 'private';
 
-export type Vod = Static<typeof VodBody> & { visibility: Visibility; status: 'recording' | 'finalizing' | 'ready' | 'failed' };
+export type Vod = Static<typeof VodBody> & { visibility: Visibility; source: 'recording' | 'upload'; status: 'recording' | 'finalizing' | 'uploading' | 'processing' | 'ready' | 'failed' };
 
 /** GET /api/v1/channels/:slug/ingest-health: the measured stream plus the session around it. */
 export interface IngestHealth extends MeasuredHealth {

@@ -10,6 +10,7 @@ import { watchPage } from './pages/watch-page.ts';
 import { notFound } from './pages/not-found.ts';
 import { adminPage } from './pages/admin-page.ts';
 import { forgotPasswordPage, resetPasswordPage, verifyEmailPage } from './pages/password-pages.ts';
+import { uploadPage } from './pages/upload-page.ts';
 
 function renderNav(): void {
   const nav = document.getElementById('site-nav');
@@ -18,6 +19,7 @@ function renderNav(): void {
   const link = (href: string, text: string) => h('a', { href, ...(location.pathname === href ? { 'aria-current': 'page' } : {}) }, text);
   const staff = user?.role === 'admin' || user?.role === 'moderator';
   fill(nav, link('/', 'Home'), user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'), staff ? link('/admin', 'Admin') : null, user ? null : link('/signup', 'Sign up'));
+  fill(nav, link('/', 'Home'), user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'), user ? link('/upload', 'Upload') : null, user ? null : link('/signup', 'Sign up'));
 }
 
 async function route(main: HTMLElement): Promise<void> {
@@ -27,6 +29,7 @@ async function route(main: HTMLElement): Promise<void> {
   if ((m = /^\/c\/([A-Za-z0-9_]{3,25})$/.exec(path))) return watchPage(main, m[1]!);
   if ((m = /^\/v\/([0-9a-fA-F-]{36})$/.exec(path))) return vodPage(main, m[1]!);
   if (path === '/dashboard') return dashboardPage(main);
+  if (path === '/upload') return uploadPage(main);
   if (path === '/signin' || path === '/signup') return authPage(main, path === '/signup' ? 'signup' : 'signin');
   if (path === '/admin') return adminPage(main);
   if (path === '/forgot-password') return forgotPasswordPage(main);
