@@ -3,6 +3,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ChatDb, ChatTables } from '../chat/chat-tables.ts';
+import { MAX_FRAME_BYTES } from '../chat/chat-protocol.ts';
 import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
@@ -116,6 +117,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       rtmpPort: () => ingest.port,
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
+      socketMaxPayload: MAX_FRAME_BYTES,
       liveInfo: async (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
     });
     // Each room registers its routes and returns what to close; they close in reverse, after the app.
