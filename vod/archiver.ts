@@ -269,13 +269,17 @@ export class Archiver {
     const fresh = await this.opts.store.ensureVod(sessionId);
     if (!fresh || fresh.vod.deleted_at) return;
     const tiles = tileRendition(fresh.renditions);
-    await finalizeVod(
+    const outcome = await finalizeVod(
       { storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log },
       fresh.vod,
       path.join(this.liveDir, sessionId),
       fresh.renditions,
       { rendition: tiles, dir: tiles ? path.join(this.liveDir, sessionId, TILE_DIR, tiles) : null, settled: tilesSettled },
     );
+    // Announced for followers' notifications and webhooks (social/); a bus outage loses only that.
+    if (outcome === 'ready') {
+      await this.opts.bus?.publish('vod.ready', { vodId: fresh.vod.id, channelId: fresh.vod.channel_id }).catch((err) => log.warn({ err }, 'announcing vod.ready failed'));
+    }
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
     await state.tiles?.close();
     this.unwatch(path.join(this.liveDir, sessionId));
