@@ -1,0 +1,106 @@
+// Follows: PUT/DELETE /api/v1/channels/:slug/follow, and the signed-in user's followed channels
+// with which are live now (GET /api/v1/me/following), for the home page's "Following" section.
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
+import { Type } from 'typebox';
+import type { AccountService } from '../src/accounts/account-service.ts';
+import type { ChannelService } from '../src/channels/channel-service.ts';
+import type { RateLimiter } from '../src/bus/rate-limiter.ts';
+import { AppError } from '../src/errors.ts';
+import { currentUser, requireUser } from '../src/http/auth-hook.ts';
+import { Slug, errors } from '../src/http/schemas.ts';
+import type { SocialDb } from './social-tables.ts';
+import { takeWrite } from './write-limit.ts';
+
+export interface FollowRoutesOptions {
+  db: Kysely<SocialDb>;
+  accounts: AccountService;
+  channels: Pick<ChannelService, 'bySlug'>;
+  limiter: RateLimiter;
+}
+
+export async function followerCount(db: Kysely<SocialDb>, channelId: string): Promise<number> {
+  const row = await db.selectFrom('follows').select((eb) => eb.fn.countAll<string | number>().as('n')).where('channel_id', '=', channelId).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function isFollowing(db: Kysely<SocialDb>, userId: string, channelId: string): Promise<boolean> {
+  return !!(await db.selectFrom('follows').select('user_id').where('user_id', '=', userId).where('channel_id', '=', channelId).executeTakeFirst());
+}
+
+const FollowState = Type.Object({ following: Type.Boolean(), followerCount: Type.Integer() });
+
+export const followRoutes: FastifyPluginAsync<FollowRoutesOptions> = async (fastify, opts) => {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { db } = opts;
+  const auth = requireUser(opts.accounts);
+  const channelOf = async (slug: string) => {
+    const channel = await opts.channels.bySlug(slug);
+    if (!channel) throw new AppError('NOT_FOUND', 'No such channel.');
+    return channel;
+  };
+
+  app.put(
+    '/channels/:slug/follow',
+    {
+      preHandler: auth,
+      schema: { tags: ['social'], summary: 'Follow a channel.', security: [{ bearer: [] }], params: Type.Object({ slug: Slug }), response: { 200: FollowState, ...errors(400, 401, 404, 409, 429) } },
+    },
+    async (request) => {
+      const user = currentUser(request);
+      const channel = await channelOf(request.params.slug);
+      if (channel.ownerId === user.id) throw new AppError('CANNOT_FOLLOW_SELF');
+      await takeWrite(opts.limiter, 'follow', user.id);
+      const inserted = await db.insertInto('follows').values({ user_id: user.id, channel_id: channel.id }).onConflict((oc) => oc.doNothing()).returning('user_id').executeTakeFirst();
+      if (!inserted) throw new AppError('ALREADY_FOLLOWING');
+      return { following: true, followerCount: await followerCount(db, channel.id) };
+    },
+  );
+
+  app.delete(
+    '/channels/:slug/follow',
+    {
+      preHandler: auth,
+      schema: { tags: ['social'], summary: 'Stop following a channel (no error if you did not).', security: [{ bearer: [] }], params: Type.Object({ slug: Slug }), response: { 200: FollowState, ...errors(400, 401, 404) } },
+    },
+    async (request) => {
+      const user = currentUser(request);
+      const channel = await channelOf(request.params.slug);
+      await db.deleteFrom('follows').where('user_id', '=', user.id).where('channel_id', '=', channel.id).execute();
+      return { following: false, followerCount: await followerCount(db, channel.id) };
+    },
+  );
+
+  app.get(
+    '/me/following',
+    {
+      preHandler: auth,
+      schema: {
+        tags: ['social'],
+        summary: 'Channels the signed-in user follows, live ones first.',
+        security: [{ bearer: [] }],
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, default: 100 }) }),
+        response: {
+          200: Type.Object({ channels: Type.Array(Type.Object({ slug: Type.String(), title: Type.String(), live: Type.Boolean(), followedAt: Type.String({ format: 'date-time' }) })) }),
+          ...errors(400, 401),
+        },
+      },
+    },
+    async (request) => {
+      const rows = await db
+        .selectFrom('follows')
+        .innerJoin('channels', 'channels.id', 'follows.channel_id')
+        .select(['channels.slug', 'channels.title', 'follows.created_at'])
+        // live_sessions, not this node's live manager: the stream may be ingested by another node.
+        .select((eb) => eb.exists(eb.selectFrom('live_sessions').select('id').whereRef('live_sessions.channel_id', '=', 'channels.id').where('live_sessions.ended_at', 'is', null)).as('live'))
+        .where('follows.user_id', '=', currentUser(request).id)
+        .orderBy('follows.created_at', 'desc')
+        .limit(request.query.limit)
+        .execute();
+      const channels = rows.map((r) => ({ slug: r.slug, title: r.title, live: Boolean(r.live), followedAt: r.created_at.toISOString() }));
+      channels.sort((a, b) => Number(b.live) - Number(a.live));
+      return { channels };
+    },
+  );
+};
