@@ -2,7 +2,7 @@
 // (POST /api/v1/vods/:id/views) and its position every few seconds while signed in
 // (PUT /api/v1/me/history/:vodId); the VOD page offers to resume from it. Users list, clear and
 // pause their history under /api/v1/me/history.
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
@@ -49,20 +49,20 @@ export const historyRoutes: FastifyPluginAsync<HistoryRoutesOptions> = async (fa
   const auth = requireUser(opts.accounts);
   const vodDb = narrow(db).to<VodDb>();
 
-  /** Who is viewing, hashed: the account, else the viewer cookie (set here), else address and agent. */
+  /**
+   * Who is viewing, hashed: the account, else the viewer cookie. A client without one is known by
+   * a hash of its address and agent, which also becomes its cookie, so its next report (cookie
+   * and all) is the same viewer.
+   */
   const viewerKey = (request: FastifyRequest, reply: FastifyReply, userId: string | null): string => {
-    let identity: string;
-    if (userId) identity = `user:${userId}`;
-    else {
-      let cookie = cookieValue(request);
-      if (!cookie) {
-        cookie = randomBytes(16).toString('base64url');
-        reply.header('set-cookie', `${VIEWER_COOKIE}=${cookie}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax`);
-        // A client that drops cookies still counts once per address and agent.
-        identity = `addr:${request.ip}\n${request.headers['user-agent'] ?? ''}`;
-      } else identity = `cookie:${cookie}`;
+    const hash = (text: string) => createHmac('sha256', opts.viewerHashKey).update(text).digest('base64url');
+    if (userId) return hash(`user:${userId}`);
+    let cookie = cookieValue(request);
+    if (!cookie) {
+      cookie = hash(`addr:${request.ip}\n${request.headers['user-agent'] ?? ''}`).slice(0, 22);
+      reply.header('set-cookie', `${VIEWER_COOKIE}=${cookie}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax`);
     }
-    return createHmac('sha256', opts.viewerHashKey).update(identity).digest('base64url');
+    return hash(`viewer:${cookie}`);
   };
 
   app.post(
