@@ -28,7 +28,7 @@ export const CONFIG_VARS = {
   DATA_DIR: { default: './data', meaning: 'Where embedded data lives: PGlite database, local storage, generated secret.' },
   MEDIA_DIR: { default: '', meaning: 'Live media files (parts, segments); empty means DATA_DIR/media.' },
   DATABASE_URL: { default: '', meaning: 'PostgreSQL URL; empty means embedded PGlite under DATA_DIR/pglite.' },
-  REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters and rate limits; empty means in-process.' },
+  REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters, rate limits and the BullMQ job queues; empty means in-process (jobs kept in the database).' },
   REDIS_PREFIX: { default: 'spillway:', meaning: 'Prefix of every Redis key and channel, so several deployments can share one Redis.' },
   S3_BUCKET: { default: '', meaning: 'S3 bucket for recordings; empty means local storage under DATA_DIR/storage.' },
   S3_ENDPOINT: { default: '', meaning: 'S3-compatible endpoint (MinIO etc.); empty means AWS.' },

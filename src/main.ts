@@ -20,6 +20,7 @@ import { ChannelService } from './channels/channel-service.ts';
 import type { ChannelTables } from './channels/channel-tables.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
+import type { JobTables } from './jobs/database-jobs.ts';
 import type { MigrationTables } from './db/migrate.ts';
 import { narrow } from './db/narrow.ts';
 import { buildApp } from './http/app.ts';
@@ -32,7 +33,7 @@ import { deriveKeys, loadServerSecret } from './secrets.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
-export type AppTables = MigrationTables & AccountTables & ChannelTables & LiveTables & VodTables & ChatTables;
+export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables;
 
 export interface Server {
   config: Config;

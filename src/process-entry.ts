@@ -1,11 +1,15 @@
 // What every process entry (the server in src/main.ts, the archiver in vod/archiver-main.ts) does
 // the same way: read the configuration or exit 2, open the shared services (database with its
-// migrations, bus, storage), stop on SIGINT/SIGTERM by closing in reverse, and report a failed start.
+// migrations, bus, job queues, storage), stop on SIGINT/SIGTERM by closing in reverse, and report a failed start.
 import { pathToFileURL } from 'node:url';
+import type { Kysely } from 'kysely';
 import { createBus, type BusBackend } from './bus/create-bus.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrate, type MigrationTables } from './db/migrate.ts';
+import { createJobs } from './jobs/create-jobs.ts';
+import type { JobTables } from './jobs/database-jobs.ts';
+import type { Jobs } from './jobs/jobs.ts';
 import type { Logger } from './log.ts';
 import { createStorage } from './storage/create-storage.ts';
 import type { Storage } from './storage/storage.ts';
@@ -25,6 +29,7 @@ export function loadConfigOrExit(program: string): Config {
 export interface Services<T> {
   database: Database<T>;
   bus: BusBackend;
+  jobs: Jobs;
   storage: Storage;
 }
 
@@ -38,9 +43,12 @@ export async function openServices<T extends MigrationTables>(config: Config, lo
   await migrate(database, log.child({ mod: 'migrate' }));
   const bus = createBus(config, log.child({ mod: 'bus' }));
   closers.push(() => bus.close());
+  // The jobs table is one of every process's tables (sql/008_jobs.sql); T is the caller's whole schema.
+  const jobs = createJobs(config, { db: database.db as unknown as Kysely<JobTables>, bus, log: log.child({ mod: 'jobs' }) });
+  closers.push(() => jobs.close());
   const storage = createStorage(config);
   closers.push(() => storage.close());
-  return { database, bus, storage };
+  return { database, bus, jobs, storage };
 }
 
 /** Runs `closers` last-opened first; a failing one is logged and the rest still run. */
