@@ -43,7 +43,7 @@ export interface SocialEventDeps {
 export async function listenForEvents(deps: SocialEventDeps): Promise<Unsubscribe> {
   const enqueue = (event: SocialEvent) =>
     void deps.jobs
-      .add(EVENT_QUEUE, event, { jobId: `${event.event}:${event.subjectId}`, attempts: 10, backoffMs: 2000 })
+      .add(EVENT_QUEUE, event, { jobId: `${event.event}.${event.subjectId}`, attempts: 10, backoffMs: 2000 })
       .catch((err) => deps.log.error({ err, event: event.event, subject: event.subjectId }, 'queueing a stream event failed'));
   const at = (m: { startedAt?: string }) => m.startedAt ?? new Date().toISOString();
   const unsubscribes = await Promise.all([
@@ -82,10 +82,10 @@ export function eventHandler(deps: SocialEventDeps) {
     }
     // Pending ones only: a re-run adds (by id, so at most once) what a crash left unqueued.
     const pending = await db.selectFrom('webhook_deliveries').select('id').where('event_key', '=', key).where('status', '=', 'pending').where('attempts', '=', 0).execute();
-    for (const d of pending) await deps.jobs.add(DELIVERY_QUEUE, { deliveryId: d.id }, { jobId: `delivery:${d.id}`, ...deps.delivery });
+    for (const d of pending) await deps.jobs.add(DELIVERY_QUEUE, { deliveryId: d.id }, { jobId: `delivery.${d.id}`, ...deps.delivery });
 
     const kind: NotificationKind | null = e.event === 'stream.started' ? 'live' : e.event === 'vod.ready' && (data as { vod: { visibility: string } }).vod.visibility === 'public' ? 'video' : null;
-    if (kind) await deps.jobs.add(FANOUT_QUEUE, { kind, channelId: e.channelId, subjectId: e.subjectId } satisfies FanoutJob, { jobId: `fanout:${kind}:${e.subjectId}`, attempts: 10, backoffMs: 2000 });
+    if (kind) await deps.jobs.add(FANOUT_QUEUE, { kind, channelId: e.channelId, subjectId: e.subjectId } satisfies FanoutJob, { jobId: `fanout.${kind}.${e.subjectId}`, attempts: 10, backoffMs: 2000 });
   };
 }
 
