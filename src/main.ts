@@ -9,6 +9,8 @@ import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
 import type { LiveTables } from '../packager/live-tables.ts';
+import { registerSocial, type SocialHandle, type SocialOptions } from '../social/register-social.ts';
+import type { SocialDb, SocialTables } from '../social/social-tables.ts';
 import { registerVod, type VodHandle } from '../vod/register-vod.ts';
 import { StorageQuota } from '../vod/storage-quota.ts';
 import type { VodDb, VodTables } from '../vod/vod-tables.ts';
@@ -30,10 +32,11 @@ import { ViewerCounter } from '../packager/viewer-counter.ts';
 import { createLogger, logDestination, type Logger } from './log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
 import { deriveKeys, loadServerSecret } from './secrets.ts';
+import type { Jobs } from './jobs/jobs.ts';
 import type { Storage } from './storage/storage.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
-export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables;
+export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables & SocialTables;
 
 export interface Server {
   config: Config;
@@ -47,18 +50,25 @@ export interface Server {
   ingest: RtmpIngest;
   chat: ChatHandle;
   recording: VodHandle;
+  social: SocialHandle;
+  jobs: Jobs;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function createServer(config: Config, log: Logger): Promise<Server> {
+/** What tests and benches may tune beyond the configuration (retry delays, write limits). */
+export interface ServerTuning {
+  social?: Partial<SocialOptions>;
+}
+
+export async function createServer(config: Config, log: Logger, tuning: ServerTuning = {}): Promise<Server> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = () => closeInReverse(closers, log);
   try {
     await mkdir(config.dataDir, { recursive: true });
     const keys = deriveKeys(await loadServerSecret(config.secretKey, config.dataDir));
-    const { database, bus, storage } = await openServices<AppTables>(config, log, closers);
+    const { database, bus, jobs, storage } = await openServices<AppTables>(config, log, closers);
 
     const db = narrow(database.db);
     const channels = new ChannelService({ db: db.to<ChannelTables>(), keys, log: log.child({ mod: 'channels' }) });
@@ -110,6 +120,8 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     closers.push(() => ingest.close());
 
     const viewers = new ViewerCounter();
+    // Assigned once the social room is registered, before the server listens.
+    let social: SocialHandle | null = null;
     const app = await buildApp({
       log,
       accounts,
@@ -120,6 +132,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       trustProxy: config.trustProxy,
       socketMaxPayload: MAX_FRAME_BYTES,
       liveInfo: async (channel) => liveStatus({ liveSession: (id) => live.liveSession(id), viewers, publicUrl: config.publicUrl }, channel),
+      viewerInfo: async (channel, viewerId) => (social ? social.channelInfo(channel, viewerId) : {}),
     });
     // Each room registers its routes and returns what to close; they close in reverse, after the app.
     const liveRoom = await registerLive(app, { live, accounts, channels, viewers, mediaDir: config.mediaDir, ffmpegPath: config.live.ffmpegPath, publicUrl: config.publicUrl });
@@ -135,6 +148,23 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       options: { maxSockets: { perAddress: config.chatMaxSocketsPerIp, perUser: config.chatMaxSocketsPerUser } },
     });
     closers.push(() => chat.close());
+    const socialRoom = await registerSocial(app, {
+      db: db.to<SocialDb>(),
+      bus,
+      limiter: bus,
+      jobs,
+      accounts,
+      channels,
+      log,
+      keys,
+      allowPrivateWebhooks: config.webhookAllowPrivate,
+      live: { sessions: () => live.live().map((s) => ({ id: s.id, viewers: viewers.count(s.id) })) },
+      options: tuning.social,
+    });
+    social = socialRoom;
+    closers.push(() => socialRoom.close());
+    // Notification fan-out and webhook deliveries run as jobs, off the ingest path and requests.
+    for (const [queue, handler] of Object.entries(socialRoom.jobHandlers)) jobs.work(queue, handler, { concurrency: 2 });
     const recording = await registerVod(app, {
       db: db.to<VodDb>(),
       bus,
@@ -144,6 +174,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       keys,
       accounts,
       archive: config.archiver === 'in-process',
+      extras: (ids, viewerId) => socialRoom.vodInfo(ids, viewerId),
     });
     closers.push(() => recording.close());
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
@@ -161,6 +192,8 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       ingest,
       chat,
       recording,
+      social: socialRoom,
+      jobs,
       async listen() {
         await app.listen({ host: config.host, port: config.port });
         const address = app.server.address();
