@@ -3,7 +3,7 @@
 import { api } from './api.ts';
 import type { CommentBody } from './api-types.ts';
 import { field, fill, h, statusLine } from './dom.ts';
-import { since } from './format.ts';
+import { ago } from './format.ts';
 import { session } from './session.ts';
 
 export function commentSection(vodId: string, opts: { canModerate: boolean }): HTMLElement {
@@ -51,7 +51,7 @@ export function commentSection(vodId: string, opts: { canModerate: boolean }): H
       }
     });
     const textEl = h('p', { class: 'comment-text', dir: 'auto' }, c.text);
-    const meta = h('p', { class: 'muted small' }, h('strong', {}, c.author.username), ` · ${since(c.createdAt)} ago`, c.editedAt ? ' · edited' : '');
+    const meta = h('p', { class: 'muted small' }, h('strong', {}, c.author.username), ` · ${ago(c.createdAt)}`, c.editedAt ? ' · edited' : '');
     const actions = h('div', { class: 'row wrap comment-actions' }, likeBtn);
     const replies = h('ol', { class: 'plain-list replies' });
     const li = h('li', { class: 'comment', 'data-comment': c.id }, meta, textEl, actions, replies);

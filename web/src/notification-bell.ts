@@ -5,7 +5,7 @@
 import { api } from './api.ts';
 import type { NotificationBody } from './api-types.ts';
 import { fill, h } from './dom.ts';
-import { since } from './format.ts';
+import { ago } from './format.ts';
 import { session } from './session.ts';
 
 type Frame = { type: 'authed'; unread: number } | { type: 'notification'; notification: NotificationBody; unread: number } | { type: 'error'; code: string; message: string };
@@ -39,7 +39,7 @@ export function notificationBell(): HTMLElement {
       list,
       ...items.map((n) => {
         const { text, href } = describe(n);
-        return h('li', { class: n.read ? 'read' : 'unread' }, h('a', { href, onclick: () => void markRead([n.id]) }, text), h('span', { class: 'muted small' }, ` · ${since(n.createdAt)}`));
+        return h('li', { class: n.read ? 'read' : 'unread' }, h('a', { href, onclick: () => void markRead([n.id]) }, text), h('span', { class: 'muted small' }, ` · ${ago(n.createdAt)}`));
       }),
     );
   };
@@ -62,7 +62,7 @@ export function notificationBell(): HTMLElement {
     button.setAttribute('aria-expanded', String(open));
     if (open) void load().catch(() => {});
   });
-  panel.addEventListener('keydown', (e) => {
+  root.addEventListener('keydown', (e) => {
     if (e.key === 'Escape') {
       panel.hidden = true;
       button.setAttribute('aria-expanded', 'false');

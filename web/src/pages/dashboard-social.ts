@@ -3,7 +3,7 @@
 import { api } from '../api.ts';
 import type { ChannelBody } from '../api-types.ts';
 import { field, fill, h, statusLine } from '../dom.ts';
-import { since } from '../format.ts';
+import { ago } from '../format.ts';
 import { copyButton } from '../ui-helpers.ts';
 
 interface Webhook {
@@ -67,7 +67,7 @@ export async function webhooksSection(slug: string): Promise<HTMLElement> {
           await refresh();
         });
         const last = w.lastStatus
-          ? `last delivery ${w.lastStatus}${w.lastStatusCode ? ` (HTTP ${w.lastStatusCode})` : ''}${w.lastError && !w.lastStatusCode ? ` (${w.lastError})` : ''}, ${since(w.lastAttemptAt!)} ago`
+          ? `last delivery ${w.lastStatus}${w.lastStatusCode ? ` (HTTP ${w.lastStatusCode})` : ''}${w.lastError && !w.lastStatusCode ? ` (${w.lastError})` : ''}, ${ago(w.lastAttemptAt!)}`
           : 'no delivery yet';
         return h('li', { class: 'row spread' }, h('span', {}, h('span', { class: 'mono' }, w.url), h('span', { class: 'muted small' }, ` · ${w.events.join(', ')} · ${last}`)), del);
       }),

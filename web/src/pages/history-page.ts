@@ -2,7 +2,7 @@
 // pause the history.
 import { api } from '../api.ts';
 import { fill, h, setPageTitle, statusLine } from '../dom.ts';
-import { duration, since } from '../format.ts';
+import { ago, duration } from '../format.ts';
 import { session } from '../session.ts';
 
 interface HistoryBody {
@@ -32,7 +32,7 @@ export async function historyPage(main: HTMLElement): Promise<void> {
           'li',
           { class: 'hit' },
           h('a', { href: `/v/${i.vod.id}`, dir: 'auto' }, i.vod.title || 'Untitled stream'),
-          h('span', { class: 'muted small' }, ` · ${i.vod.channel.slug} · stopped at ${duration(i.positionS)} of ${duration(i.vod.durationS)} · ${since(i.watchedAt)} ago`),
+          h('span', { class: 'muted small' }, ` · ${i.vod.channel.slug} · stopped at ${duration(i.positionS)} of ${duration(i.vod.durationS)} · ${ago(i.watchedAt)}`),
         ),
       ),
     );
