@@ -34,6 +34,12 @@ const NotificationBody = Type.Object({
 });
 const AUTH_FRAME_MAX = 4096;
 const TOKEN = /^[A-Za-z0-9_.-]{1,2048}$/;
+/** A socket that has not signed in by then is closed: a reader of nobody's notifications. */
+const AUTH_DEADLINE_MS = 10_000;
+/** Frames a socket may send: a few at once, then one a second (it only ever sends auth frames). */
+const FRAME_BURST = 5;
+const FRAMES_PER_S = 1;
+const HEARTBEAT_MS = 30_000;
 
 export const notificationRoutes: FastifyPluginAsync<NotificationRoutesOptions> = async (fastify, opts) => {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -83,6 +89,17 @@ export const notificationRoutes: FastifyPluginAsync<NotificationRoutesOptions> =
     let client: HubClient | null = null;
     let token: string | null = null;
     let chain: Promise<void> = Promise.resolve();
+    let frames = FRAME_BURST;
+    let refilledAt = Date.now();
+    let alive = true;
+    const deadline = setTimeout(() => !client && socket.close(1008, 'sign in within 10 s'), AUTH_DEADLINE_MS);
+    // A peer that stops answering pings (a laptop lid closed) is dropped, and its place freed.
+    const heartbeat = setInterval(() => {
+      if (!alive) return socket.terminate();
+      alive = false;
+      socket.ping();
+    }, HEARTBEAT_MS);
+    socket.on('pong', () => (alive = true));
     const fail = (code: string, message: string) => send(socket, { type: 'error', code, message });
     const stillValid = async () => {
       if (!token) return false;
@@ -125,11 +142,18 @@ export const notificationRoutes: FastifyPluginAsync<NotificationRoutesOptions> =
 
     socket.on('message', (data: RawData, isBinary: boolean) => {
       if (isBinary) return socket.close(1003, 'binary frames are not accepted; send JSON text');
+      const now = Date.now();
+      frames = Math.min(FRAME_BURST, frames + ((now - refilledAt) / 1000) * FRAMES_PER_S);
+      refilledAt = now;
+      if (frames < 1) return socket.close(1008, 'too many frames');
+      frames -= 1;
       const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
       if (text.length > AUTH_FRAME_MAX) return socket.close(1009, 'frame too large');
       chain = chain.then(() => handle(text)).catch((err) => log.error({ err }, 'notification frame failed'));
     });
     socket.on('close', () => {
+      clearTimeout(deadline);
+      clearInterval(heartbeat);
       if (client) hub.remove(client);
     });
   });

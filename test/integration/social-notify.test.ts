@@ -67,6 +67,18 @@ t.test('go-live notifications and webhooks', async (t) => {
   await until(() => frames.find((f) => f.type === 'authed'), 'the authed frame');
   t.equal(frames.find((f) => f.type === 'authed')!.unread, 0);
 
+  // A socket flooding frames, or sending binary ones, is closed; bob's stays open.
+  const closeCode = async (send: (ws: WebSocket) => void) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/api/v1/notifications/socket`);
+    await new Promise((resolve) => ws.once('open', resolve));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    send(ws);
+    return closed;
+  };
+  t.equal(await closeCode((ws) => { for (let i = 0; i < 10; i++) ws.send('{"type":"auth","token":"x"}'); }), 1008, 'flooding closes with 1008');
+  t.equal(await closeCode((ws) => ws.send(Buffer.from([1, 2, 3]))), 1003, 'a binary frame closes with 1003');
+  t.equal(socket.readyState, WebSocket.OPEN);
+
   const key = (await app.inject({ url: '/api/v1/channels/alice/stream-key', headers: bearer(alice.accessToken) })).json().streamKey;
   const rtmp = `rtmp://127.0.0.1:${server.ingest.port}/live/${key}`;
   const channel = async () => (await app.inject({ url: '/api/v1/channels/alice' })).json();
