@@ -79,9 +79,12 @@ export const historyRoutes: FastifyPluginAsync<HistoryRoutesOptions> = async (fa
     async (request, reply) => {
       const { vod, viewer } = await findVisibleVod(vodDb, opts.accounts, request, request.params.id);
       if (request.body.playedS < VIEW_AFTER_S) throw new AppError('VALIDATION', `A view counts after ${VIEW_AFTER_S} s of playback.`);
-      // One address may report many views (a household, a campus), not unboundedly many.
-      const perAddress = await opts.limiter.take(`social:views-by-address:${request.ip}`, { capacity: 200, refillPerSecond: 200 / 3600 });
-      if (!perAddress.allowed) throw new AppError('RATE_LIMITED', undefined, { retryAfterMs: perAddress.retryAfterMs });
+      // Anonymous viewers can mint cookies: one address may report many views (a household, a
+      // campus), not unboundedly many. An account is its own identity and needs no such cap.
+      if (!viewer) {
+        const perAddress = await opts.limiter.take(`social:views-by-address:${request.ip}`, { capacity: 200, refillPerSecond: 200 / 3600 });
+        if (!perAddress.allowed) throw new AppError('RATE_LIMITED', undefined, { retryAfterMs: perAddress.retryAfterMs });
+      }
       const counted = await recorder.view(vod.id, viewerKey(request, reply, viewer?.id ?? null));
       return reply.status(202).send({ counted });
     },

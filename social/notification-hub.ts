@@ -65,11 +65,12 @@ export class NotificationHub {
   private async deliver(event: NotifiedEvent): Promise<void> {
     if (this.byUser.size === 0) return;
     const rows = await this.deps.store.forSubject([...this.byUser.keys()], event.kind, event.subjectId);
+    const unreadOf = await this.deps.store.unreadOf(rows.map((r) => r.userId));
     for (const row of rows) {
       const clients = this.byUser.get(row.userId);
       if (!clients) continue;
       const { userId: _userId, ...notification } = row;
-      const unread = await this.deps.store.unread(row.userId);
+      const unread = unreadOf.get(row.userId) ?? 0;
       for (const client of clients) {
         if (!(await client.stillValid())) continue;
         send(client.socket, { type: 'notification', notification, unread });

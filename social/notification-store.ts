@@ -56,6 +56,19 @@ export class NotificationStore {
     return rows.map((r) => ({ ...toView(r), userId: r.user_id }));
   }
 
+  /** Unread counts of several users in one query (users with none are absent). */
+  async unreadOf(userIds: string[]): Promise<Map<string, number>> {
+    if (userIds.length === 0) return new Map();
+    const rows = await this.db
+      .selectFrom('notifications')
+      .select(['user_id', (eb) => eb.fn.countAll<string | number>().as('n')])
+      .where('user_id', 'in', userIds)
+      .where('read_at', 'is', null)
+      .groupBy('user_id')
+      .execute();
+    return new Map(rows.map((r) => [r.user_id, Number(r.n)]));
+  }
+
   async unread(userId: string): Promise<number> {
     const row = await this.db.selectFrom('notifications').select((eb) => eb.fn.countAll<string | number>().as('n')).where('user_id', '=', userId).where('read_at', 'is', null).executeTakeFirstOrThrow();
     return Number(row.n);
