@@ -19,7 +19,7 @@ interface Received {
 }
 
 t.test('go-live notifications and webhooks', async (t) => {
-  const server = await startTestServer(t, { LADDER: '', LIVE_GRACE_S: '300', WEBHOOK_ALLOW_PRIVATE: 'true' }, { social: { delivery: { attempts: 5, backoffMs: 300 } } });
+  const server = await startTestServer(t, { LADDER: '', LIVE_GRACE_S: '300', WEBHOOK_ALLOW_PRIVATE: 'true' }, { social: { delivery: { attempts: 5, backoffMs: 300 }, peakIntervalMs: 200 } });
   const base = await server.listen();
   // On failure, the social and jobs log lines say what the queue did.
   t.teardown(() => !t.passing() && console.error(server.logs().split('\n').filter((l) => /"mod":"(social|jobs)"|"level":[56]0/.test(l)).slice(-30).join('\n')));
@@ -87,6 +87,13 @@ t.test('go-live notifications and webhooks', async (t) => {
     const c = await channel();
     return c.live ? c : null;
   }, 'the channel to go live', 20_000);
+
+  // Two players with different agents fetch the playlists: the channel keeps their peak.
+  for (const agent of ['player-a', 'player-b']) {
+    await fetch(`${base}${live.playbackUrl.replace(/master\.m3u8$/, 'source/index.m3u8')}`, { headers: { 'user-agent': agent } }).then((r) => r.arrayBuffer());
+  }
+  const peak = await until(async () => ((await channel()).peakViewers >= 2 ? (await channel()).peakViewers : null), 'the peak viewers', 10_000);
+  t.equal(peak, 2, 'the live stream keeps its peak of concurrent viewers');
 
   const pushed = await until(() => frames.find((f) => f.type === 'notification'), 'the notification pushed to the open socket', 15_000);
   t.match(pushed, { unread: 1, notification: { kind: 'live', channel: { slug: 'alice' }, subjectId: live.sessionId } }, 'pushed without a reload');
