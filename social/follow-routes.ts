@@ -2,7 +2,7 @@
 // with which are live now (GET /api/v1/me/following), for the home page's "Following" section.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { Type } from 'typebox';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { ChannelService } from '../src/channels/channel-service.ts';
@@ -21,8 +21,25 @@ export interface FollowRoutesOptions {
 }
 
 export async function followerCount(db: Kysely<SocialDb>, channelId: string): Promise<number> {
-  const row = await db.selectFrom('follows').select((eb) => eb.fn.countAll<string | number>().as('n')).where('channel_id', '=', channelId).executeTakeFirstOrThrow();
-  return Number(row.n);
+  const row = await db.selectFrom('channel_stats').select('follower_count').where('channel_id', '=', channelId).executeTakeFirst();
+  return row?.follower_count ?? 0;
+}
+
+/** Follows or unfollows, changing the count in the same transaction only when a row changed. */
+async function setFollowing(db: Kysely<SocialDb>, userId: string, channelId: string, follow: boolean): Promise<{ changed: boolean; followerCount: number }> {
+  return db.transaction().execute(async (trx) => {
+    const changed = follow
+      ? !!(await trx.insertInto('follows').values({ user_id: userId, channel_id: channelId }).onConflict((oc) => oc.doNothing()).returning('user_id').executeTakeFirst())
+      : !!(await trx.deleteFrom('follows').where('user_id', '=', userId).where('channel_id', '=', channelId).returning('user_id').executeTakeFirst());
+    if (!changed) return { changed, followerCount: await followerCount(trx, channelId) };
+    const row = await trx
+      .insertInto('channel_stats')
+      .values({ channel_id: channelId, follower_count: follow ? 1 : 0 })
+      .onConflict((oc) => oc.column('channel_id').doUpdateSet({ follower_count: sql<number>`greatest(0, channel_stats.follower_count + ${follow ? 1 : -1})` }))
+      .returning('follower_count')
+      .executeTakeFirstOrThrow();
+    return { changed, followerCount: row.follower_count };
+  });
 }
 
 export async function isFollowing(db: Kysely<SocialDb>, userId: string, channelId: string): Promise<boolean> {
@@ -52,9 +69,9 @@ export const followRoutes: FastifyPluginAsync<FollowRoutesOptions> = async (fast
       const channel = await channelOf(request.params.slug);
       if (channel.ownerId === user.id) throw new AppError('CANNOT_FOLLOW_SELF');
       await takeWrite(opts.limiter, 'follow', user.id);
-      const inserted = await db.insertInto('follows').values({ user_id: user.id, channel_id: channel.id }).onConflict((oc) => oc.doNothing()).returning('user_id').executeTakeFirst();
-      if (!inserted) throw new AppError('ALREADY_FOLLOWING');
-      return { following: true, followerCount: await followerCount(db, channel.id) };
+      const result = await setFollowing(db, user.id, channel.id, true);
+      if (!result.changed) throw new AppError('ALREADY_FOLLOWING');
+      return { following: true, followerCount: result.followerCount };
     },
   );
 
@@ -67,8 +84,7 @@ export const followRoutes: FastifyPluginAsync<FollowRoutesOptions> = async (fast
     async (request) => {
       const user = currentUser(request);
       const channel = await channelOf(request.params.slug);
-      await db.deleteFrom('follows').where('user_id', '=', user.id).where('channel_id', '=', channel.id).execute();
-      return { following: false, followerCount: await followerCount(db, channel.id) };
+      return { following: false, followerCount: (await setFollowing(db, user.id, channel.id, false)).followerCount };
     },
   );
 

@@ -20,6 +20,11 @@ export interface FollowsTable {
   created_at: Generated<Date>;
 }
 
+export interface ChannelStatsTable {
+  channel_id: string;
+  follower_count: Generated<number>;
+}
+
 export interface NotificationsTable {
   id: Generated<string>;
   user_id: string;
@@ -117,6 +122,7 @@ export interface WatchHistoryPausedTable {
 
 export interface SocialTables {
   follows: FollowsTable;
+  channel_stats: ChannelStatsTable;
   notifications: NotificationsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;

@@ -10,6 +10,12 @@ CREATE TABLE follows (
 );
 -- Fan-out walks a channel's followers in user_id order, a batch at a time.
 CREATE INDEX follows_channel ON follows (channel_id, user_id);
+-- A channel's follower count, changed in the same transaction as the follows row, so a channel
+-- page does not count 100,000 rows on every view.
+CREATE TABLE channel_stats (
+  channel_id uuid PRIMARY KEY REFERENCES channels (id) ON DELETE CASCADE,
+  follower_count integer NOT NULL DEFAULT 0 CHECK (follower_count >= 0)
+);
 
 -- One notification per user and subject (a live session, a video): a retried fan-out job, or a
 -- second node seeing the same bus event, cannot notify twice.
