@@ -68,8 +68,8 @@ export interface SocialHandle {
   channelInfo(channel: Channel, viewerId: string | null): Promise<Record<string, unknown>>;
   /** Adds counts, the viewer's like and resume point to VOD bodies. */
   vodInfo(vodIds: string[], viewerId: string | null): Promise<Map<string, Record<string, unknown>>>;
-  /** Queue name → handler: the composition root runs them with jobs.work(). */
-  jobHandlers: Record<string, JobHandler<never>>;
+  /** Queue name → handler and how many to run at once: the composition root runs them with jobs.work(). */
+  jobHandlers: Record<string, { handler: JobHandler<never>; concurrency: number }>;
   recorder: ViewRecorder;
   hub: NotificationHub;
   close(): Promise<void>;
@@ -112,9 +112,12 @@ export async function registerSocial(app: FastifyInstance, deps: SocialDeps): Pr
     channelInfo: (channel, viewerId) => channelInfo(db, channel.id, viewerId),
     vodInfo: (ids, viewerId) => vodInfo(db, recorder, ids, viewerId),
     jobHandlers: {
-      [EVENT_QUEUE]: eventHandler(eventDeps) as JobHandler<never>,
-      [FANOUT_QUEUE]: fanoutHandler(eventDeps) as JobHandler<never>,
-      [DELIVERY_QUEUE]: deliveryHandler({ db, cipherKey: deps.keys.webhookSecretCipher, allowPrivate: deps.allowPrivateWebhooks, log }) as JobHandler<never>,
+      [EVENT_QUEUE]: { handler: eventHandler(eventDeps) as JobHandler<never>, concurrency: 2 },
+      // One fan-out at a time per process: a popular channel's 100,000 rows should not take the
+      // database from everything else at once.
+      [FANOUT_QUEUE]: { handler: fanoutHandler(eventDeps) as JobHandler<never>, concurrency: 1 },
+      // Deliveries mostly wait on other people's servers (up to 10 s each).
+      [DELIVERY_QUEUE]: { handler: deliveryHandler({ db, cipherKey: deps.keys.webhookSecretCipher, allowPrivate: deps.allowPrivateWebhooks, log }) as JobHandler<never>, concurrency: 8 },
     },
     recorder,
     hub,

@@ -164,7 +164,7 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
     social = socialRoom;
     closers.push(() => socialRoom.close());
     // Notification fan-out and webhook deliveries run as jobs, off the ingest path and requests.
-    for (const [queue, handler] of Object.entries(socialRoom.jobHandlers)) jobs.work(queue, handler, { concurrency: 2 });
+    for (const [queue, { handler, concurrency }] of Object.entries(socialRoom.jobHandlers)) jobs.work(queue, handler, { concurrency });
     const recording = await registerVod(app, {
       db: db.to<VodDb>(),
       bus,
