@@ -75,6 +75,10 @@ export const CONFIG_VARS = {
     meaning: 'Chat WebSockets one address (an IPv6 /64) may hold open on one server; more are refused with 429 before the upgrade.',
   },
   CHAT_MAX_SOCKETS_PER_USER: { default: '10', meaning: 'Chat WebSockets one account may sign in on one server; a further auth frame is refused.' },
+  WEBHOOK_ALLOW_PRIVATE: {
+    default: 'false',
+    meaning: 'Let webhooks target private, loopback and link-local addresses, and plain http:// (tests, closed networks only: it opens server-side request forgery).',
+  },
   TRUST_PROXY: { default: 'false', meaning: 'Trust X-Forwarded-* headers (set true behind nginx).' },
   LOG_LEVEL: { default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   LOGIN_RATE_LIMIT: { default: '10', meaning: 'Login attempts allowed per IP and per account in LOGIN_RATE_WINDOW_S.' },
@@ -131,6 +135,7 @@ export interface Config {
   adminUsername: string | null;
   instanceName: string;
   registration: RegistrationPolicy;
+  webhookAllowPrivate: boolean;
 }
 
 export type RegistrationPolicy = 'open' | 'approval' | 'invite' | 'closed';
@@ -319,5 +324,6 @@ export function loadConfig(env: Env = process.env): Config {
     adminUsername: adminUsername === '' ? null : adminUsername,
     instanceName,
     registration,
+    webhookAllowPrivate: bool('WEBHOOK_ALLOW_PRIVATE'),
   };
 }

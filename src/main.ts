@@ -6,11 +6,14 @@ import type { AdminDb, AdminTables } from '../admin/admin-tables.ts';
 import { registerAdmin, type AdminHandle } from '../admin/register-admin.ts';
 import { ChatError } from '../chat/chat-errors.ts';
 import type { ChatDb, ChatTables } from '../chat/chat-tables.ts';
+import { MAX_FRAME_BYTES } from '../chat/chat-protocol.ts';
 import { registerChat, type ChatHandle } from '../chat/register-chat.ts';
 import { RtmpIngest } from '../ingest/rtmp-ingest.ts';
 import { planLadder } from '../packager/ladder-plan.ts';
 import { LiveManager } from '../packager/live-manager.ts';
 import type { LiveTables } from '../packager/live-tables.ts';
+import { registerSocial, type SocialHandle, type SocialOptions } from '../social/register-social.ts';
+import type { SocialDb, SocialTables } from '../social/social-tables.ts';
 import { registerVod, type VodHandle } from '../vod/register-vod.ts';
 import { StorageQuota } from '../vod/storage-quota.ts';
 import { deleteRecording, findRecording } from '../vod/vod-delete.ts';
@@ -48,7 +51,7 @@ import type { Storage } from './storage/storage.ts';
 import type { Jobs } from './jobs/jobs.ts';
 
 /** The whole schema: every room's tables. Each room is handed a view of just the ones it declares. */
-export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables & InstanceTables & AdminTables;
+export type AppTables = MigrationTables & AccountTables & ChannelTables & JobTables & LiveTables & VodTables & ChatTables & InstanceTables & AdminTables & SocialTables;
 
 // How long requests in flight may finish when the server shuts down (a blocking reload holds ≤ 6 s).
 const SHUTDOWN_DRAIN_MS = 8000;
@@ -69,14 +72,20 @@ export interface Server {
   chat: ChatHandle;
   recording: VodHandle;
   admin: AdminHandle;
-  /** The job queues (transcoding): BullMQ with REDIS_URL, else the database queue. */
+  social: SocialHandle;
+  /** The job queues (transcoding, notifications, webhooks, mail): BullMQ with REDIS_URL, else the database queue. */
   jobs: Jobs;
   /** Listens on config.host:config.port; returns the HTTP base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
 
-export async function createServer(config: Config, log: Logger): Promise<Server> {
+/** What tests and benches may tune beyond the configuration (retry delays, write limits). */
+export interface ServerTuning {
+  social?: Partial<SocialOptions>;
+}
+
+export async function createServer(config: Config, log: Logger, tuning: ServerTuning = {}): Promise<Server> {
   const closers: Array<() => Promise<void>> = [];
   const closeAll = () => closeInReverse(closers, log);
   try {
@@ -208,6 +217,8 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
 
     const viewers = new ViewerCounter(bus);
     const directory = new LiveDirectory(db.to<LiveTables & ChannelTables>());
+    // Assigned once the social room is registered, before the server listens.
+    let social: SocialHandle | null = null;
     const app = await buildApp({
       log,
       accounts,
@@ -217,10 +228,12 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       rtmpPort: () => ingest.port,
       publicUrl: config.publicUrl,
       trustProxy: config.trustProxy,
+      socketMaxPayload: MAX_FRAME_BYTES,
       liveInfo: async (channel) => ({
         ...(await liveStatus({ liveSession: (id) => live.liveSession(id), directory, viewers, publicUrl: config.publicUrl }, channel)),
         suspended: await accounts.isSuspended(channel.ownerId),
       }),
+      viewerInfo: async (channel, viewerId) => (social ? social.channelInfo(channel, viewerId) : {}),
     });
     const liveMetrics = new LiveMetrics(app.metricsRegistry, {
       owned: () => live.live().map((s) => s.snapshot()),
@@ -257,6 +270,23 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
     });
     closers.push(() => chat.close());
     chatHandle = chat;
+    const socialRoom = await registerSocial(app, {
+      db: db.to<SocialDb>(),
+      bus,
+      limiter: bus,
+      jobs,
+      accounts,
+      channels,
+      log,
+      keys,
+      allowPrivateWebhooks: config.webhookAllowPrivate,
+      live: { sessions: () => live.live().map((s) => ({ id: s.id, viewers: viewers.count(s.id) })) },
+      options: tuning.social,
+    });
+    social = socialRoom;
+    closers.push(() => socialRoom.close());
+    // Notification fan-out and webhook deliveries run as jobs, off the ingest path and requests.
+    for (const [queue, { handler, concurrency }] of Object.entries(socialRoom.jobHandlers)) jobs.work(queue, handler, { concurrency });
     const recording = await registerVod(app, {
       db: db.to<VodDb>(),
       bus,
@@ -268,6 +298,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       accounts,
       archive: config.archiver === 'in-process',
       uploads: { jobs, limiter: bus, quota, work: config.worker === 'in-process' },
+      extras: (ids, viewerId) => socialRoom.vodInfo(ids, viewerId),
     });
     closers.push(() => recording.close());
     const chatError = (err: unknown) => (err instanceof ChatError ? err.toAppError() : err);
@@ -362,6 +393,7 @@ export async function createServer(config: Config, log: Logger): Promise<Server>
       chat,
       recording,
       admin,
+      social: socialRoom,
       jobs,
       async listen() {
         await app.listen({ host: config.host, port: config.port });

@@ -291,6 +291,10 @@ export class Archiver {
       { rendition: tiles, dir: tiles ? path.join(this.liveDir, sessionId, TILE_DIR, tiles) : null, settled: tilesSettled },
     );
     this.opts.metrics?.onFinalized(result, interrupted);
+    // Announced for followers' notifications and webhooks (social/); a bus outage loses only that.
+    if (result === 'ready') {
+      await this.opts.bus?.publish('vod.ready', { vodId: fresh.vod.id, channelId: fresh.vod.channel_id }).catch((err) => log.warn({ err }, 'announcing vod.ready failed'));
+    }
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
     await state.tiles?.close();
     this.unwatch(path.join(this.liveDir, sessionId));

@@ -7,7 +7,7 @@ import type { Bus } from '../src/bus/bus.ts';
 import type { Config } from '../src/config.ts';
 import type { VodDb } from './vod-tables.ts';
 import { vodMediaRoutes } from './vod-media-routes.ts';
-import { vodRoutes } from './vod-routes.ts';
+import { vodRoutes, type VodExtras } from './vod-routes.ts';
 import type { Logger } from '../src/log.ts';
 import type { ServerKeys } from '../src/secrets.ts';
 import type { Storage } from '../src/storage/storage.ts';
@@ -43,6 +43,8 @@ export interface VodDeps {
     /** false when `npm run worker` processes run the transcoding jobs (WORKER=external). */
     work: boolean;
   };
+  /** Fields other rooms add to a VOD's API body (social/'s counts). */
+  extras?: VodExtras;
 }
 
 export interface VodHandle {
@@ -56,7 +58,7 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
   // The JWT key is the server secret's derivative the app already holds; the signer derives its own from it.
   const signer = new VodUrlSigner(keys.jwt);
   const uploads = deps.uploads ? await registerUploads(app, { db, bus: deps.bus, storage, config, log, accounts: deps.accounts, ...deps.uploads }, { work: deps.uploads.work }) : null;
-  await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl, uploads });
+  await app.register(vodRoutes, { prefix: '/api/v1', db, storage, accounts: deps.accounts, signer, publicUrl: config.publicUrl, uploads, extras: deps.extras });
   await app.register(vodMediaRoutes, { prefix: '/vod', db, storage, signer });
 
   let archiver: Archiver | null = null;

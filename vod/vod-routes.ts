@@ -22,7 +22,11 @@ export interface VodRoutesOptions {
   publicUrl: string;
   /** Stops an upload's job and removes its source (null when uploads are not wired in). */
   uploads: { discard(vod: VodRow): Promise<void>; cancel(vod: VodRow): Promise<void> } | null;
+  /** What other rooms add to a VOD's body (social/: counts, the viewer's like and resume point), by VOD id. */
+  extras?: VodExtras;
 }
+
+export type VodExtras = (vodIds: string[], viewerId: string | null) => Promise<Map<string, Record<string, unknown>>>;
 
 /** Lifetime of a private VOD's signed playback URL. */
 export const SIGNED_URL_TTL_S = 6 * 3600;
@@ -47,6 +51,13 @@ export const VodBody = Type.Object({
   thumbnailUrl: Type.Union([Type.String(), Type.Null()]),
   previewTrackUrl: Type.Union([Type.String(), Type.Null()]),
   playbackUrl: Type.Union([Type.String(), Type.Null()]),
+  // Added by social/ through `extras` (which also repeats `description`).
+  tags: Type.Optional(Type.Array(Type.String())),
+  likeCount: Type.Optional(Type.Integer()),
+  viewCount: Type.Optional(Type.Integer()),
+  commentCount: Type.Optional(Type.Integer()),
+  liked: Type.Optional(Type.Boolean()),
+  resumeAtS: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
 });
 
 export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, opts) => {
@@ -80,6 +91,10 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       previewTrackUrl: ready && vod.thumbnail_key ? mediaUrl(vod, 'thumbnails.vtt') : null,
       playbackUrl: ready ? mediaUrl(vod, 'master.m3u8') : null,
     };
+  };
+  const withExtras = async (vods: VodRow[], viewerId: string | null) => {
+    const extra = opts.extras && vods.length ? await opts.extras(vods.map((v) => v.id), viewerId) : new Map<string, Record<string, unknown>>();
+    return vods.map((v) => ({ ...body(v), ...extra.get(v.id) }));
   };
   const visible = (request: FastifyRequest, id: string) => findVisibleVod(db, opts.accounts, request, id);
   const owned = async (request: FastifyRequest, id: string) => {
@@ -115,14 +130,17 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       if (cursor) query = query.where(sql<boolean>`(vods.started_at, vods.id) < (select c.started_at, c.id from vods c where c.id = ${cursor})`);
       const rows = await query.orderBy('vods.started_at', 'desc').orderBy('vods.id', 'desc').limit(limit + 1).execute();
       const page = rows.slice(0, limit);
-      return { vods: page.map(body), nextCursor: rows.length > limit ? page.at(-1)!.id : null };
+      return { vods: await withExtras(page, viewer?.id ?? null), nextCursor: rows.length > limit ? page.at(-1)!.id : null };
     },
   );
 
   app.get(
     '/vods/:id',
     { schema: { tags: ['vods'], params: Type.Object({ id: VodId }), response: { 200: VodBody, ...errors(400, 401, 403, 404) } } },
-    async (request) => body((await visible(request, request.params.id)).vod),
+    async (request) => {
+      const { vod, viewer } = await visible(request, request.params.id);
+      return (await withExtras([vod], viewer?.id ?? null))[0]!;
+    },
   );
 
   app.patch(

@@ -25,6 +25,12 @@ export interface ChannelBody {
   viewers?: number;
   /** The owner's account is suspended. */
   suspended?: boolean;
+  // social/
+  followerCount?: number;
+  following?: boolean;
+  tags?: string[];
+  category?: string;
+  peakViewers?: number;
 }
 
 export type Visibility = 'public' | 'unlisted' | 'private';
@@ -38,4 +44,45 @@ export interface IngestHealth extends MeasuredHealth {
   viewers?: number;
   uptimeS: number;
   restarts: number;
+}
+
+export interface CommentBody {
+  id: string;
+  parentId: string | null;
+  text: string;
+  author: { username: string };
+  createdAt: string;
+  editedAt: string | null;
+  likeCount: number;
+  replyCount: number;
+  liked: boolean;
+}
+
+export interface NotificationBody {
+  id: string;
+  kind: 'live' | 'video';
+  channel: { slug: string; title: string };
+  subjectId: string;
+  videoTitle: string | null;
+  createdAt: string;
+  read: boolean;
+}
+
+export interface VideoHit {
+  id: string;
+  title: string;
+  channel: { slug: string };
+  startedAt: string;
+  durationS: number;
+  tags: string[];
+  viewCount: number;
+}
+
+export interface ChannelHit {
+  slug: string;
+  title: string;
+  description: string;
+  tags: string[];
+  category: string;
+  live: boolean;
 }

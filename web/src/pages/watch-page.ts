@@ -7,6 +7,7 @@ import { fill, h, setPageTitle } from '../dom.ts';
 import { clockTime, since, viewers } from '../format.ts';
 import { attachPlayer } from '../player.ts';
 import { playerView } from '../player-view.ts';
+import { followButton } from '../follow-button.ts';
 import { notFound } from './not-found.ts';
 
 const OFFLINE_POLL_MS = 3000;
@@ -15,7 +16,7 @@ const LIVE_POLL_MS = 5000;
 export async function watchPage(main: HTMLElement, slug: string): Promise<void> {
   let channel: ChannelBody;
   try {
-    channel = await api<ChannelBody>(`/api/v1/channels/${encodeURIComponent(slug)}`);
+    channel = await api<ChannelBody>(`/api/v1/channels/${encodeURIComponent(slug)}`, { auth: 'optional' });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return notFound(main, 'channel');
     throw err;
@@ -28,7 +29,7 @@ export async function watchPage(main: HTMLElement, slug: string): Promise<void> 
   const offline = h('div', { class: 'offline', hidden: true }, offlineTitle, offlineHint);
   const stage = h('div', { class: 'stage' }, view.root, offline);
   const chat = chatPanel(channel.slug);
-  fill(main, h('div', { class: 'watch' }, h('div', { class: 'watch-main' }, stage, h('div', { class: 'channel-info' }, title, status)), chat.root));
+  fill(main, h('div', { class: 'watch' }, h('div', { class: 'watch-main' }, stage, h('div', { class: 'channel-info' }, title, status, followButton(channel))), chat.root));
 
   let playingSession: string | null = null;
   let timer = 0;
