@@ -53,6 +53,11 @@ export class LiveDirectory {
     return rows.map(toEntry);
   }
 
+  /** Every open session on every node, ready or still starting (the admin's list). */
+  async all(): Promise<LiveEntry[]> {
+    return (await this.open().execute()).map(toEntry);
+  }
+
   async byChannel(channelId: string): Promise<LiveEntry | null> {
     const row = await this.open().where('live_sessions.channel_id', '=', channelId).executeTakeFirst();
     return row ? toEntry(row) : null;

@@ -339,10 +339,10 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
       // The outcome is kept on the report (GET /api/v1/reports/mine) and announced on the bus for
       // the notifications of the social room to pick up once it is merged.
       notify: (userId, outcome) => bus.publish('report.resolved', { userId, ...outcome }),
-      // Every node's streams, from the directory; ending one reaches its owner over the bus.
+      // Every node's streams (starting ones too), from the directory; ending one reaches its owner over the bus.
       liveNow: async () =>
         Promise.all(
-          (await directory.live()).map(async (e) => ({
+          (await directory.all()).map(async (e) => ({
             channelId: e.channelId,
             slug: e.slug,
             sessionId: e.sessionId,
