@@ -3,6 +3,7 @@
 // node then loads the notifications of just the users it has sockets for and sends each its own.
 import type { WebSocket } from 'ws';
 import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
+import { keepSubscribed } from '../src/bus/keep-subscribed.ts';
 import type { Logger } from '../src/log.ts';
 import type { NotificationStore, NotificationView } from './notification-store.ts';
 import type { NotificationKind } from './social-tables.ts';
@@ -36,7 +37,14 @@ export class NotificationHub {
   constructor(private readonly deps: { bus: Bus; store: NotificationStore; log: Logger }) {}
 
   async start(): Promise<void> {
-    this.unsubscribe = await this.deps.bus.subscribe(NOTIFIED_TOPIC, (message) => void this.deliver(message as NotifiedEvent).catch((err) => this.deps.log.error({ err }, 'pushing notifications failed')));
+    // A bus that is down at start only delays the pushes; the bell's list is read from the database.
+    const kept = keepSubscribed(
+      this.deps.bus,
+      NOTIFIED_TOPIC,
+      (message) => void this.deliver(message as NotifiedEvent).catch((err) => this.deps.log.error({ err }, 'pushing notifications failed')),
+      this.deps.log,
+    );
+    this.unsubscribe = () => kept.close();
   }
 
   add(client: HubClient): void {

@@ -5,6 +5,7 @@
 // reconnecting within the grace window keeps: a flapping stream notifies once.
 import type { Kysely } from 'kysely';
 import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
+import { keepSubscribed } from '../src/bus/keep-subscribed.ts';
 import type { JobContext, Jobs } from '../src/jobs/jobs.ts';
 import type { Logger } from '../src/log.ts';
 import { NOTIFIED_TOPIC, type NotifiedEvent } from './notification-hub.ts';
@@ -46,22 +47,23 @@ export async function listenForEvents(deps: SocialEventDeps): Promise<Unsubscrib
       .add(EVENT_QUEUE, event, { jobId: `${event.event}.${event.subjectId}`, attempts: 10, backoffMs: 2000 })
       .catch((err) => deps.log.error({ err, event: event.event, subject: event.subjectId }, 'queueing a stream event failed'));
   const at = (m: { startedAt?: string }) => m.startedAt ?? new Date().toISOString();
-  const unsubscribes = await Promise.all([
-    deps.bus.subscribe('stream.started', (m) => {
+  // Kept while the bus is down at start: events published meanwhile are lost, as any bus outage loses them.
+  const kept = [
+    keepSubscribed(deps.bus, 'stream.started', (m) => {
       const msg = m as { sessionId: string; channelId: string; startedAt?: string };
       enqueue({ event: 'stream.started', channelId: msg.channelId, subjectId: msg.sessionId, occurredAt: at(msg) });
-    }),
-    deps.bus.subscribe('stream.ended', (m) => {
+    }, deps.log),
+    keepSubscribed(deps.bus, 'stream.ended', (m) => {
       const msg = m as { sessionId: string; channelId: string; reason?: string };
       enqueue({ event: 'stream.ended', channelId: msg.channelId, subjectId: msg.sessionId, occurredAt: new Date().toISOString(), reason: msg.reason });
-    }),
-    deps.bus.subscribe('vod.ready', (m) => {
+    }, deps.log),
+    keepSubscribed(deps.bus, 'vod.ready', (m) => {
       const msg = m as { vodId: string; channelId: string };
       enqueue({ event: 'vod.ready', channelId: msg.channelId, subjectId: msg.vodId, occurredAt: new Date().toISOString() });
-    }),
-  ]);
+    }, deps.log),
+  ];
   return async () => {
-    await Promise.all(unsubscribes.map((u) => u()));
+    await Promise.all(kept.map((k) => k.close()));
   };
 }
 

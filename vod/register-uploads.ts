@@ -83,7 +83,7 @@ export async function registerUploads(app: FastifyInstance, deps: UploadDeps & {
   const store = new UploadStore(db);
   const notify = progressPublisher(deps.bus);
   const hub = new VodProgressHub();
-  await hub.start(deps.bus);
+  await hub.start(deps.bus, log);
   const hookOpts = { store, perUser: config.uploads.perUser, expiryMs: config.uploads.expiryMs };
   const tus = new TusUploads({
     removeObject: config.s3 ? (key) => deps.storage.remove(key) : undefined,

@@ -3,6 +3,8 @@
 // `GET /api/v1/vods/:id/events` it holds. One bus subscription per server, not one per viewer.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Bus } from '../src/bus/bus.ts';
+import { keepSubscribed } from '../src/bus/keep-subscribed.ts';
+import type { Logger } from '../src/log.ts';
 import type { AccountService } from '../src/accounts/account-service.ts';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
@@ -30,11 +32,18 @@ export class VodProgressHub {
   private readonly listeners = new Map<string, Set<(u: VodProgress) => void>>();
   private unsubscribe: (() => Promise<void>) | null = null;
 
-  async start(bus: Bus): Promise<void> {
-    this.unsubscribe = await bus.subscribe(VOD_PROGRESS_TOPIC, (m) => {
-      const update = m as VodProgress;
-      for (const fn of this.listeners.get(update.vodId) ?? []) fn(update);
-    });
+  async start(bus: Bus, log: Logger): Promise<void> {
+    // A bus that is down at start only delays the pushes; the page polls meanwhile.
+    const kept = keepSubscribed(
+      bus,
+      VOD_PROGRESS_TOPIC,
+      (m) => {
+        const update = m as VodProgress;
+        for (const fn of this.listeners.get(update.vodId) ?? []) fn(update);
+      },
+      log,
+    );
+    this.unsubscribe = () => kept.close();
   }
 
   listen(vodId: string, fn: (u: VodProgress) => void): () => void {

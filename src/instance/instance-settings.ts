@@ -6,6 +6,7 @@ import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { Kysely } from 'kysely';
 import type { Bus, Unsubscribe } from '../bus/bus.ts';
+import { keepSubscribed } from '../bus/keep-subscribed.ts';
 import type { Logger } from '../log.ts';
 import type { InstanceTables } from './instance-tables.ts';
 
@@ -55,7 +56,9 @@ export class InstanceSettings {
       .values({ id: 1, settings: JSON.stringify(this.deps.defaults) })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
-    this.unsubscribe = await this.deps.bus.subscribe(TOPIC, () => void this.reload());
+    // A bus that is down at start only delays hearing of other nodes' changes.
+    const kept = keepSubscribed(this.deps.bus, TOPIC, () => void this.reload(), this.deps.log);
+    this.unsubscribe = () => kept.close();
     await this.reload();
   }
 
