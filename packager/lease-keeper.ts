@@ -102,6 +102,7 @@ export class LeaseKeeper {
    */
   private async renew(): Promise<void> {
     const held = [...this.held];
+    const startedAt = Date.now();
     let renewed: Set<string>;
     try {
       renewed = await this.opts.leases.renew();
@@ -109,6 +110,9 @@ export class LeaseKeeper {
       this.opts.log.warn({ err }, 'renewing live session leases failed; retrying');
       return;
     }
+    // A slow renewal eats into the lease: say so before the sessions are found lost.
+    const tookMs = Date.now() - startedAt;
+    if (tookMs > this.opts.leaseMs / 3) this.opts.log.warn({ tookMs, leaseMs: this.opts.leaseMs }, 'renewing live session leases was slow');
     for (const id of held) {
       if (renewed.has(id) || !this.held.has(id)) continue;
       this.opts.log.error({ session: id }, 'this node lost the lease of a live session; stopping it');
