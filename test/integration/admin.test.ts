@@ -222,6 +222,10 @@ t.test('admin', async (t) => {
     t.equal((await api.put(`/api/v1/admin/users/${root.user.id}/suspension`, { reason: 'oops' }, root.accessToken)).json().error.code, 'FORBIDDEN', 'nobody suspends themselves');
     const past = await api.put(`/api/v1/admin/users/${victim.user.id}/suspension`, { reason: 'x', until: new Date(Date.now() - 60_000).toISOString() }, root.accessToken);
     t.equal(past.statusCode, 400, 'an end in the past is refused');
+    const blank = await api.put(`/api/v1/admin/users/${victim.user.id}/suspension`, { reason: '\u200b ' }, root.accessToken);
+    t.equal(blank.json().error.code, 'VALIDATION', 'a reason of invisible characters is refused');
+    const unknownUser = await api.put('/api/v1/admin/users/00000000-0000-4000-8000-000000000000/suspension', { reason: 'x' }, root.accessToken);
+    t.equal(unknownUser.statusCode, 404, 'an unknown user is a 404');
     t.equal((await api.get('/api/v1/auth/me', victim.accessToken)).statusCode, 200, 'and changed nothing');
 
     const res = await api.put(`/api/v1/admin/users/${victim.user.id}/suspension`, { reason: 'Harassment in chat', hideContent: true }, mod.accessToken);
