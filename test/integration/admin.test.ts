@@ -56,6 +56,10 @@ t.test('admin', async (t) => {
     t.equal(last.json().error.code, 'LAST_ADMIN', 'the last admin cannot step down');
     t.equal((await api.get('/api/v1/auth/me', root.accessToken)).json().role, 'admin', 'nothing changed');
     t.equal(await auditCount(), before, 'and nothing was audited');
+    const leave = await server.app.inject({ method: 'DELETE', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${root.accessToken}` }, payload: { password: PASSWORD } });
+    t.equal(leave.statusCode, 409, 'nor delete their account');
+    t.equal(leave.json().error.code, 'LAST_ADMIN');
+    t.equal((await api.get('/api/v1/auth/me', root.accessToken)).statusCode, 200, 'which is still there');
 
     const mod = await registerUser(server, 'moddy');
     const granted = await api.patch(`/api/v1/admin/users/${mod.user.id}`, { role: 'moderator' }, root.accessToken);
