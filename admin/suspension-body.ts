@@ -1,6 +1,7 @@
 // The body that suspends an account, shared by the users route and a report's "suspend" action.
 import { Type, type Static } from 'typebox';
 import type { SuspendInput } from '../src/accounts/account-admin.ts';
+import { AppError } from '../src/errors.ts';
 import { cleanText } from '../src/text/clean-text.ts';
 
 export const SuspensionBody = Type.Object(
@@ -13,8 +14,10 @@ export const SuspensionBody = Type.Object(
 );
 
 export function suspendInput(body: Static<typeof SuspensionBody>): SuspendInput {
+  const reason = cleanText(body.reason).trim().slice(0, 500);
+  if (reason === '') throw new AppError('VALIDATION', 'Say why in the reason: the user is told.');
   return {
-    reason: cleanText(body.reason).slice(0, 500),
+    reason,
     until: body.until ? new Date(body.until) : null,
     hideContent: body.hideContent ?? false,
   };

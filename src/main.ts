@@ -137,8 +137,25 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
       instanceName: () => settings.current().name,
     });
     closers.push(() => passwords.close());
-    // Account mail is sent by whichever server takes the job (a worker process, once there is one, may too).
-    jobs.work<AccountMailJob>(ACCOUNT_MAIL_QUEUE, (job) => passwords.deliver(job), { concurrency: 2 });
+    // Account mail is sent by whichever server takes the job (a worker process, once there is one,
+    // may too). The worker starts once the bus answers: a BullMQ worker made while Redis is down
+    // cannot be closed (its close waits for a connection forever), which would hang shutdown.
+    let mailWorker: NodeJS.Timeout | undefined;
+    let stopping = false;
+    const startMailWorker = async (delayMs: number): Promise<void> => {
+      if (stopping) return;
+      try {
+        await bus.ping();
+        jobs.work<AccountMailJob>(ACCOUNT_MAIL_QUEUE, (job) => passwords.deliver(job), { concurrency: 2 });
+      } catch {
+        mailWorker = setTimeout(() => void startMailWorker(Math.min(delayMs * 2, 30_000)), delayMs).unref();
+      }
+    };
+    await startMailWorker(1000);
+    closers.push(async () => {
+      stopping = true;
+      clearTimeout(mailWorker);
+    });
 
     const nodeId = await loadNodeId(config.nodeId, config.dataDir);
     // Known for sure once the HTTP listener is bound (PORT=0 picks a port); listen() sets it.

@@ -275,7 +275,13 @@ export class AccountService {
     if (!row) throw new AppError('NOT_FOUND');
     if (!(await verifyPassword(row.password_hash, password))) throw new AppError('INVALID_CREDENTIALS', 'Wrong password.');
     const channels = await this.deps.db.selectFrom('channels').select('id').where('owner_id', '=', userId).execute();
-    await this.deps.db.deleteFrom('users').where('id', '=', userId).execute();
+    await this.deps.db.transaction().execute(async (trx) => {
+      // The last admin of an instance with other accounts hands the role on first (as for stepping down).
+      const admins = await trx.selectFrom('users').select('id').where('role', '=', 'admin').forUpdate().execute();
+      const others = await trx.selectFrom('users').select('id').where('id', '!=', userId).limit(1).executeTakeFirst();
+      if (others && admins.length === 1 && admins[0]!.id === userId) throw new AppError('LAST_ADMIN', 'You are the last admin: make someone else admin before deleting your account.');
+      await trx.deleteFrom('users').where('id', '=', userId).execute();
+    });
     this.deps.log.info({ userId }, 'account deleted');
     for (const listener of this.deletedListeners) {
       try {

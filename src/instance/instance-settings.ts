@@ -6,7 +6,6 @@ import { Type, type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { Kysely } from 'kysely';
 import type { Bus, Unsubscribe } from '../bus/bus.ts';
-import { keepSubscribed } from '../bus/keep-subscribed.ts';
 import type { Logger } from '../log.ts';
 import type { InstanceTables } from './instance-tables.ts';
 
@@ -44,6 +43,8 @@ export interface InstanceSettingsDeps {
 export class InstanceSettings {
   private value: Settings;
   private unsubscribe: Unsubscribe | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private closed = false;
   private readonly listeners = new Set<(settings: Settings) => void>();
 
   constructor(private readonly deps: InstanceSettingsDeps) {
@@ -56,10 +57,25 @@ export class InstanceSettings {
       .values({ id: 1, settings: JSON.stringify(this.deps.defaults) })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
-    // A bus that is down at start only delays hearing of other nodes' changes.
-    const kept = keepSubscribed(this.deps.bus, TOPIC, () => void this.reload(), this.deps.log);
-    this.unsubscribe = () => kept.close();
     await this.reload();
+    await this.listen();
+  }
+
+  /**
+   * Subscribes to changes. A bus that is down at start (readiness reports it) must not keep the
+   * server from starting: it retries in the background and reloads once it gets through, so a
+   * change made meanwhile is not missed.
+   */
+  private async listen(delayMs = 1000): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.unsubscribe = await this.deps.bus.subscribe(TOPIC, () => void this.reload());
+      if (delayMs > 1000) await this.reload();
+    } catch (err) {
+      this.deps.log.warn({ err, retryInMs: delayMs }, 'cannot hear instance settings changes yet; retrying');
+      this.retry = setTimeout(() => void this.listen(Math.min(delayMs * 2, 30_000)), delayMs);
+      this.retry.unref();
+    }
   }
 
   current(): Settings {
@@ -88,6 +104,8 @@ export class InstanceSettings {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
     await this.unsubscribe?.();
     this.unsubscribe = null;
   }

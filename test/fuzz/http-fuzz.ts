@@ -97,6 +97,9 @@ function errorShapeProblem(res: { statusCode: number; headers: Record<string, un
 }
 
 export async function runHttpFuzz(server: Server, opts: { runs: number; seed: number; onProgress?: (cases: number) => void }): Promise<FuzzResult> {
+  // The first account is the instance's admin: made here, so that A and B are ordinary users and
+  // the admin API answers A with 403 as it would any user.
+  await register(server, 'instance_admin');
   const tokenA = await register(server, 'alice');
   const tokenB = await register(server, 'bob');
   const mine = await recordedVod(server, 'alice', 'public');

@@ -56,6 +56,10 @@ t.test('admin', async (t) => {
     t.equal(last.json().error.code, 'LAST_ADMIN', 'the last admin cannot step down');
     t.equal((await api.get('/api/v1/auth/me', root.accessToken)).json().role, 'admin', 'nothing changed');
     t.equal(await auditCount(), before, 'and nothing was audited');
+    const leave = await server.app.inject({ method: 'DELETE', url: '/api/v1/auth/me', headers: { authorization: `Bearer ${root.accessToken}` }, payload: { password: PASSWORD } });
+    t.equal(leave.statusCode, 409, 'nor delete their account');
+    t.equal(leave.json().error.code, 'LAST_ADMIN');
+    t.equal((await api.get('/api/v1/auth/me', root.accessToken)).statusCode, 200, 'which is still there');
 
     const mod = await registerUser(server, 'moddy');
     const granted = await api.patch(`/api/v1/admin/users/${mod.user.id}`, { role: 'moderator' }, root.accessToken);
@@ -222,6 +226,10 @@ t.test('admin', async (t) => {
     t.equal((await api.put(`/api/v1/admin/users/${root.user.id}/suspension`, { reason: 'oops' }, root.accessToken)).json().error.code, 'FORBIDDEN', 'nobody suspends themselves');
     const past = await api.put(`/api/v1/admin/users/${victim.user.id}/suspension`, { reason: 'x', until: new Date(Date.now() - 60_000).toISOString() }, root.accessToken);
     t.equal(past.statusCode, 400, 'an end in the past is refused');
+    const blank = await api.put(`/api/v1/admin/users/${victim.user.id}/suspension`, { reason: '\u200b ' }, root.accessToken);
+    t.equal(blank.json().error.code, 'VALIDATION', 'a reason of invisible characters is refused');
+    const unknownUser = await api.put('/api/v1/admin/users/00000000-0000-4000-8000-000000000000/suspension', { reason: 'x' }, root.accessToken);
+    t.equal(unknownUser.statusCode, 404, 'an unknown user is a 404');
     t.equal((await api.get('/api/v1/auth/me', victim.accessToken)).statusCode, 200, 'and changed nothing');
 
     const res = await api.put(`/api/v1/admin/users/${victim.user.id}/suspension`, { reason: 'Harassment in chat', hideContent: true }, mod.accessToken);

@@ -147,7 +147,7 @@ export const authRoutes: FastifyPluginAsync<AuthRoutesOptions> = async (fastify,
         tags: ['auth'],
         security: [{ bearer: [] }],
         body: Type.Object({ password: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
-        response: { 204: Type.Null(), ...errors(400, 401) },
+        response: { 204: Type.Null(), ...errors(400, 401, 409) },
       },
     },
     async (request, reply) => {
