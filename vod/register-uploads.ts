@@ -77,7 +77,7 @@ export function sourceReader(config: Config, storage: Storage): TusUploads {
   });
 }
 
-export async function registerUploads(app: FastifyInstance, deps: UploadDeps & { work?: boolean }, options: { work: boolean }): Promise<UploadsHandle> {
+export async function registerUploads(app: FastifyInstance, deps: UploadDeps, options: { work: boolean }): Promise<UploadsHandle> {
   const { config, db, jobs } = deps;
   const log = deps.log.child({ mod: 'uploads' });
   const store = new UploadStore(db);

@@ -94,4 +94,14 @@ t.test('tus upload to S3, interrupted, server restarted, resumed: a ready VOD on
   const del = await fetch(`${base}/api/v1/vods/${vod.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${user.accessToken}` } });
   t.equal(del.status, 204);
   t.same(await second.storage.list(`vods/${vod.id}/`), []);
+
+  // An upload abandoned half-way on S3 expires: its multipart upload is aborted, its objects go.
+  const abandoned = await tusUpload({ base, token: user.accessToken, file: file.subarray(0, 3 * CHUNK), chunkSize: CHUNK, stopAfterChunks: 1, metadata: { filename: 'abandoned.mp4' } });
+  const uploadKeys = async () => (await second.storage.list('uploads/')).map((o) => o.key);
+  t.ok((await uploadKeys()).some((k) => k.endsWith('.info')), 'the abandoned upload has its tus objects in the bucket');
+  await second.database.db.updateTable('vods').set({ upload_expires_at: new Date(Date.now() - 1000) }).where('id', '=', abandoned.vodId).execute();
+  t.equal(await second.recording.uploads!.expireStale(), 1);
+  t.same(await uploadKeys(), [], 'nothing of it is left in the bucket');
+  const gone = await fetch(`${base}/api/v1/uploads/${abandoned.url.split('/').pop()}`, { method: 'HEAD', headers: { 'tus-resumable': '1.0.0', authorization: `Bearer ${user.accessToken}` } });
+  t.equal(gone.status, 404);
 });
