@@ -35,6 +35,10 @@ export class NotificationHub {
 
   constructor(private readonly deps: { bus: Bus; store: NotificationStore; log: Logger }) {}
 
+  get started(): boolean {
+    return this.unsubscribe !== null;
+  }
+
   async start(): Promise<void> {
     this.unsubscribe = await this.deps.bus.subscribe(NOTIFIED_TOPIC, (message) => void this.deliver(message as NotifiedEvent).catch((err) => this.deps.log.error({ err }, 'pushing notifications failed')));
   }

@@ -46,7 +46,7 @@ export async function listenForEvents(deps: SocialEventDeps): Promise<Unsubscrib
       .add(EVENT_QUEUE, event, { jobId: `${event.event}.${event.subjectId}`, attempts: 10, backoffMs: 2000 })
       .catch((err) => deps.log.error({ err, event: event.event, subject: event.subjectId }, 'queueing a stream event failed'));
   const at = (m: { startedAt?: string }) => m.startedAt ?? new Date().toISOString();
-  const unsubscribes = await Promise.all([
+  const settled = await Promise.allSettled([
     deps.bus.subscribe('stream.started', (m) => {
       const msg = m as { sessionId: string; channelId: string; startedAt?: string };
       enqueue({ event: 'stream.started', channelId: msg.channelId, subjectId: msg.sessionId, occurredAt: at(msg) });
@@ -60,6 +60,13 @@ export async function listenForEvents(deps: SocialEventDeps): Promise<Unsubscrib
       enqueue({ event: 'vod.ready', channelId: msg.channelId, subjectId: msg.vodId, occurredAt: new Date().toISOString() });
     }),
   ]);
+  const unsubscribes = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    // All or nothing: a retry subscribes again to every topic.
+    await Promise.allSettled(unsubscribes.map((u) => u()));
+    throw failed.reason;
+  }
   return async () => {
     await Promise.all(unsubscribes.map((u) => u()));
   };
