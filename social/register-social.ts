@@ -98,15 +98,25 @@ export async function registerSocial(app: FastifyInstance, deps: SocialDeps): Pr
     { prefix: '/api/v1' },
   );
 
-  const unsubscribes: Unsubscribe[] = [];
-  try {
-    await hub.start();
-    unsubscribes.push(await listenForEvents({ db, bus: deps.bus, jobs: deps.jobs, store, log, delivery: options.delivery }));
-  } catch (err) {
-    await hub.close();
-    throw err;
-  }
   const eventDeps = { db, bus: deps.bus, jobs: deps.jobs, store, log, delivery: options.delivery };
+  // The bus may be down at start (Redis unreachable): the server still starts, as chat's and the
+  // archiver's do, and the subscriptions are retried until they hold.
+  let closed = false;
+  let retry: NodeJS.Timeout | null = null;
+  let unsubscribe: Unsubscribe | null = null;
+  const subscribe = async (delayMs: number): Promise<void> => {
+    try {
+      if (!hub.started) await hub.start();
+      const off = await listenForEvents(eventDeps);
+      if (closed) return void (await off());
+      unsubscribe = off;
+    } catch (err) {
+      if (closed) return;
+      log.warn({ err, retryInMs: delayMs }, 'subscribing to stream events failed; retrying');
+      retry = setTimeout(() => void subscribe(Math.min(delayMs * 2, 30_000)), delayMs).unref();
+    }
+  };
+  await subscribe(1000);
 
   return {
     channelInfo: (channel, viewerId) => channelInfo(db, channel.id, viewerId),
@@ -122,8 +132,10 @@ export async function registerSocial(app: FastifyInstance, deps: SocialDeps): Pr
     recorder,
     hub,
     async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
       peaks.close();
-      for (const u of unsubscribes) await u().catch(() => {});
+      await unsubscribe?.().catch(() => {});
       await hub.close();
       await recorder.close();
     },
