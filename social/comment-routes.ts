@@ -111,6 +111,8 @@ export const commentRoutes: FastifyPluginAsync<CommentRoutesOptions> = async (fa
       const { vod, viewer } = await visible(request, request.params.id);
       const parent = await store.row(vod.id, request.params.commentId);
       if (parent.deleted_at) throw new AppError('COMMENT_DELETED');
+      // Its author is suspended with their content hidden: the thread is out of view.
+      if (parent.hidden_at) throw new AppError('NOT_FOUND', 'No such comment on this video.');
       return store.replies(parent.id, viewer?.id ?? null, request.query.limit, request.query.cursor);
     },
   );

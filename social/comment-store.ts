@@ -36,8 +36,9 @@ export class CommentStore {
   async create(vodId: string, userId: string, text: string, parentId: string | null): Promise<CommentView> {
     const id = await this.db.transaction().execute(async (trx) => {
       if (parentId) {
-        const parent = await trx.selectFrom('comments').select(['id', 'vod_id', 'parent_id', 'deleted_at']).where('id', '=', parentId).forUpdate().executeTakeFirst();
-        if (!parent || parent.vod_id !== vodId) throw new AppError('NOT_FOUND', 'No such comment on this video.');
+        const parent = await trx.selectFrom('comments').select(['id', 'vod_id', 'parent_id', 'deleted_at', 'hidden_at']).where('id', '=', parentId).forUpdate().executeTakeFirst();
+        // A hidden comment (its author suspended) is out of view: as if there were none.
+        if (!parent || parent.vod_id !== vodId || parent.hidden_at) throw new AppError('NOT_FOUND', 'No such comment on this video.');
         if (parent.parent_id !== null) throw new AppError('REPLY_TO_REPLY');
         if (parent.deleted_at) throw new AppError('PARENT_DELETED');
         await trx.updateTable('comments').set((eb) => ({ reply_count: eb('reply_count', '+', 1) })).where('id', '=', parentId).execute();
@@ -90,21 +91,72 @@ export class CommentStore {
     await this.db.updateTable('comments').set({ text, edited_at: new Date() }).where('id', '=', id).where('deleted_at', 'is', null).execute();
   }
 
-  /** Soft-deletes a comment; a top-level one takes its replies out of view (and out of the count) with it. */
-  async remove(id: string, by: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('comments').select(['vod_id', 'parent_id', 'reply_count', 'deleted_at']).where('id', '=', id).forUpdate().executeTakeFirst();
-      if (!row || row.deleted_at) return;
-      if (row.parent_id) {
-        const parent = await trx.selectFrom('comments').select('deleted_at').where('id', '=', row.parent_id).forUpdate().executeTakeFirst();
-        await trx.updateTable('comments').set((eb) => ({ reply_count: eb('reply_count', '-', 1) })).where('id', '=', row.parent_id).execute();
-        await trx.updateTable('comments').set({ deleted_at: new Date(), deleted_by: by }).where('id', '=', id).execute();
-        // A reply under a deleted parent was already out of the count.
-        if (!parent?.deleted_at) await bumpCommentCount(trx, row.vod_id, -1);
-        return;
-      }
+  /**
+   * Soft-deletes a comment; a top-level one takes its replies out of view (and out of the count)
+   * with it. Returns false when there was no such comment or it was already deleted.
+   */
+  async remove(id: string, by: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('comments').select(['vod_id', 'parent_id', 'reply_count', 'deleted_at', 'hidden_at']).where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!row || row.deleted_at) return false;
       await trx.updateTable('comments').set({ deleted_at: new Date(), deleted_by: by }).where('id', '=', id).execute();
+      // A hidden comment (and a thread under one) is already out of every count.
+      if (row.hidden_at) return true;
+      if (row.parent_id) {
+        const parent = await trx.selectFrom('comments').select(['deleted_at', 'hidden_at']).where('id', '=', row.parent_id).forUpdate().executeTakeFirst();
+        await trx.updateTable('comments').set((eb) => ({ reply_count: eb('reply_count', '-', 1) })).where('id', '=', row.parent_id).execute();
+        // A reply under a deleted or hidden parent was already out of the count.
+        if (!parent?.deleted_at && !parent?.hidden_at) await bumpCommentCount(trx, row.vod_id, -1);
+        return true;
+      }
       await bumpCommentCount(trx, row.vod_id, -(1 + row.reply_count));
+      return true;
+    });
+  }
+
+  /** The author of a comment that is not deleted (hidden ones included: they can still be reported). */
+  async author(id: string): Promise<string | null> {
+    const row = await this.db.selectFrom('comments').select('user_id').where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+    return row?.user_id ?? null;
+  }
+
+  /**
+   * Hides (or shows again) every comment of a user, as suspension does to their chat messages.
+   * A hidden top-level comment takes its thread out of view, as a deleted one does. The counts of
+   * the threads and videos it touches are counted again, under the same row locks (parents, then
+   * the videos' stats) that writing and deleting a comment take, so none of those is lost.
+   */
+  async setHiddenForUser(userId: string, hidden: boolean): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const changed = await trx
+        .updateTable('comments')
+        .set({ hidden_at: hidden ? new Date() : null })
+        .where('user_id', '=', userId)
+        .where('hidden_at', hidden ? 'is' : 'is not', null)
+        .returning(['id', 'vod_id', 'parent_id'])
+        .execute();
+      if (changed.length === 0) return 0;
+      const parents = [...new Set(changed.flatMap((c) => (c.parent_id ? [c.parent_id] : [])))].sort();
+      if (parents.length > 0) {
+        await trx.selectFrom('comments').select('id').where('id', 'in', parents).orderBy('id').forUpdate().execute();
+        await trx
+          .updateTable('comments as p')
+          .set({ reply_count: sql<number>`(select count(*)::int from comments r where r.parent_id = p.id and r.deleted_at is null and r.hidden_at is null)` })
+          .where('p.id', 'in', parents)
+          .execute();
+      }
+      const vods = [...new Set(changed.map((c) => c.vod_id))].sort();
+      await trx.selectFrom('vod_stats').select('vod_id').where('vod_id', 'in', vods).orderBy('vod_id').forUpdate().execute();
+      await trx
+        .updateTable('vod_stats')
+        .set({
+          comment_count: sql<number>`(select count(*)::int from comments c left join comments p on p.id = c.parent_id
+            where c.vod_id = vod_stats.vod_id and c.deleted_at is null and c.hidden_at is null
+            and (c.parent_id is null or (p.deleted_at is null and p.hidden_at is null)))`,
+        })
+        .where('vod_id', 'in', vods)
+        .execute();
+      return changed.length;
     });
   }
 }
@@ -117,7 +169,8 @@ function listQuery(db: Kysely<SocialDb>, viewerId: string | null) {
     .select(
       (viewerId ? sql<boolean>`exists (select 1 from comment_likes cl where cl.comment_id = comments.id and cl.user_id = ${viewerId})` : sql<boolean>`false`).as('liked'),
     )
-    .where('comments.deleted_at', 'is', null);
+    .where('comments.deleted_at', 'is', null)
+    .where('comments.hidden_at', 'is', null);
 }
 
 type ListRow = Awaited<ReturnType<ReturnType<typeof listQuery>['executeTakeFirstOrThrow']>>;

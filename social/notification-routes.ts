@@ -25,10 +25,11 @@ export interface NotificationRoutesOptions {
 
 const NotificationBody = Type.Object({
   id: Type.String(),
-  kind: Type.String({ enum: ['live', 'video'] }),
-  channel: Type.Object({ slug: Type.String(), title: Type.String() }),
+  kind: Type.String({ enum: ['live', 'video', 'report'] }),
+  channel: Type.Union([Type.Object({ slug: Type.String(), title: Type.String() }), Type.Null()]),
   subjectId: Type.String(),
   videoTitle: Type.Union([Type.String(), Type.Null()]),
+  report: Type.Union([Type.Object({ status: Type.String(), targetKind: Type.String(), note: Type.String() }), Type.Null()]),
   createdAt: Type.String({ format: 'date-time' }),
   read: Type.Boolean(),
 });

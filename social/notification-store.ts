@@ -2,18 +2,21 @@
 // Fan-out inserts a channel's followers' rows a batch at a time, in user_id order, with one
 // INSERT … SELECT per batch; the unique (user, kind, subject) makes a retried batch harmless.
 import { sql, type Kysely } from 'kysely';
-import type { NotificationKind, SocialDb } from './social-tables.ts';
+import type { NotificationKind, ReportNoticeDetails, SocialDb } from './social-tables.ts';
 
 export const FANOUT_BATCH = 5000;
 
 export interface NotificationView {
   id: string;
   kind: NotificationKind;
-  channel: { slug: string; title: string };
-  /** The live session (kind 'live') or the video (kind 'video'). */
+  /** The channel that went live or published; null for kind 'report'. */
+  channel: { slug: string; title: string } | null;
+  /** The live session (kind 'live'), the video (kind 'video') or the report (kind 'report'). */
   subjectId: string;
   /** The video's title for kind 'video'; null otherwise. */
   videoTitle: string | null;
+  /** The outcome of the user's report, for kind 'report'; null otherwise. */
+  report: ReportNoticeDetails | null;
   createdAt: string;
   read: boolean;
 }
@@ -39,6 +42,17 @@ export class NotificationStore {
       select (select user_id::text from batch order by user_id desc limit 1) as last, (select count(*) from ins) as inserted`.execute(this.db);
     const row = result.rows[0]!;
     return { last: row.last, inserted: Number(row.inserted) };
+  }
+
+  /** One user's notification about one subject (a report's outcome); false when it was already there. */
+  async notifyOne(userId: string, kind: NotificationKind, subjectId: string, details: ReportNoticeDetails | null): Promise<boolean> {
+    const row = await this.db
+      .insertInto('notifications')
+      .values({ user_id: userId, kind, channel_id: null, subject_id: subjectId, details: details === null ? null : JSON.stringify(details) })
+      .onConflict((oc) => oc.columns(['user_id', 'kind', 'subject_id']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async list(userId: string, limit: number, before?: string): Promise<{ notifications: NotificationView[]; unread: number; nextCursor: string | null }> {
@@ -88,9 +102,9 @@ export class NotificationStore {
   private viewQuery() {
     return this.db
       .selectFrom('notifications')
-      .innerJoin('channels', 'channels.id', 'notifications.channel_id')
+      .leftJoin('channels', 'channels.id', 'notifications.channel_id')
       .leftJoin('vods', (join) => join.onRef('vods.id', '=', 'notifications.subject_id').on('notifications.kind', '=', 'video'))
-      .select(['notifications.id', 'notifications.kind', 'notifications.subject_id', 'notifications.created_at', 'notifications.read_at', 'channels.slug', 'channels.title', 'vods.title as video_title']);
+      .select(['notifications.id', 'notifications.kind', 'notifications.subject_id', 'notifications.created_at', 'notifications.read_at', 'notifications.details', 'channels.slug', 'channels.title', 'vods.title as video_title']);
   }
 }
 
@@ -100,8 +114,9 @@ type ViewRow = {
   subject_id: string;
   created_at: Date;
   read_at: Date | null;
-  slug: string;
-  title: string;
+  details: ReportNoticeDetails | null;
+  slug: string | null;
+  title: string | null;
   video_title: string | null;
 };
 
@@ -109,9 +124,10 @@ function toView(r: ViewRow): NotificationView {
   return {
     id: r.id,
     kind: r.kind,
-    channel: { slug: r.slug, title: r.title },
+    channel: r.slug === null ? null : { slug: r.slug, title: r.title ?? '' },
     subjectId: r.subject_id,
     videoTitle: r.kind === 'video' ? r.video_title : null,
+    report: r.kind === 'report' ? r.details : null,
     createdAt: r.created_at.toISOString(),
     read: r.read_at !== null,
   };

@@ -10,17 +10,18 @@ import type { Channel, ChannelService } from '../src/channels/channel-service.ts
 import type { JobHandler, Jobs } from '../src/jobs/jobs.ts';
 import type { Logger } from '../src/log.ts';
 import { commentRoutes } from './comment-routes.ts';
+import { CommentStore } from './comment-store.ts';
 import { followRoutes } from './follow-routes.ts';
 import { historyRoutes } from './history-routes.ts';
 import { likeRoutes } from './like-routes.ts';
-import { NotificationHub } from './notification-hub.ts';
+import { NOTIFIED_TOPIC, NotificationHub, type NotifiedEvent } from './notification-hub.ts';
 import { notificationRoutes } from './notification-routes.ts';
 import { NotificationStore } from './notification-store.ts';
 import { PeakViewers, type PeakSource } from './peak-viewers.ts';
 import { searchRoutes } from './search-routes.ts';
 import { EVENT_QUEUE, FANOUT_QUEUE, eventHandler, fanoutHandler, listenForEvents } from './social-events.ts';
 import { channelInfo, vodInfo } from './social-info.ts';
-import type { SocialDb } from './social-tables.ts';
+import type { ReportNoticeDetails, SocialDb } from './social-tables.ts';
 import { ViewRecorder } from './view-recorder.ts';
 import { DELIVERY_QUEUE, DELIVERY_RETRY, deliveryHandler } from './webhook-delivery.ts';
 import { webhookRoutes } from './webhook-routes.ts';
@@ -70,6 +71,17 @@ export interface SocialHandle {
   vodInfo(vodIds: string[], viewerId: string | null): Promise<Map<string, Record<string, unknown>>>;
   /** Queue name → handler and how many to run at once: the composition root runs them with jobs.work(). */
   jobHandlers: Record<string, { handler: JobHandler<never>; concurrency: number }>;
+  /** Comments as the other rooms reach them (reports, suspension), through main.ts. */
+  comments: {
+    /** The author of a comment that exists and is not deleted; null otherwise. */
+    author(commentId: string): Promise<string | null>;
+    /** Deletes a comment as its channel's owner or a moderator would (deleted_by is `actorId`); false when already gone. */
+    remove(commentId: string, actorId: string): Promise<boolean>;
+    /** Hides (or shows again) all of a user's comments; returns how many changed. */
+    setHiddenForUser(userId: string, hidden: boolean): Promise<number>;
+  };
+  /** Stores a report's outcome in the reporter's notifications and pushes it to their open pages. */
+  notifyReportOutcome(userId: string, reportId: string, details: ReportNoticeDetails): Promise<void>;
   recorder: ViewRecorder;
   hub: NotificationHub;
   close(): Promise<void>;
@@ -80,6 +92,7 @@ export async function registerSocial(app: FastifyInstance, deps: SocialDeps): Pr
   const log = deps.log.child({ mod: 'social' });
   const { db, accounts, limiter } = deps;
   const store = new NotificationStore(db);
+  const comments = new CommentStore(db);
   const hub = new NotificationHub({ bus: deps.bus, store, log });
   const recorder = new ViewRecorder({ db, limiter, log, flushMs: options.flushMs });
   const peaks = new PeakViewers({ db, source: deps.live, log, intervalMs: options.peakIntervalMs });
@@ -128,6 +141,16 @@ export async function registerSocial(app: FastifyInstance, deps: SocialDeps): Pr
       [FANOUT_QUEUE]: { handler: fanoutHandler(eventDeps) as JobHandler<never>, concurrency: 1 },
       // Deliveries mostly wait on other people's servers (up to 10 s each).
       [DELIVERY_QUEUE]: { handler: deliveryHandler({ db, cipherKey: deps.keys.webhookSecretCipher, allowPrivate: deps.allowPrivateWebhooks, log }) as JobHandler<never>, concurrency: 8 },
+    },
+    comments: {
+      author: (id) => comments.author(id),
+      remove: (id, actorId) => comments.remove(id, actorId),
+      setHiddenForUser: (userId, hidden) => comments.setHiddenForUser(userId, hidden),
+    },
+    async notifyReportOutcome(userId, reportId, details) {
+      if (!(await store.notifyOne(userId, 'report', reportId, details))) return;
+      // Pushed like the others; the row is stored, so a bus outage loses only the push.
+      await deps.bus.publish(NOTIFIED_TOPIC, { kind: 'report', subjectId: reportId } satisfies NotifiedEvent).catch((err) => log.warn({ err, reportId }, 'pushing a report outcome failed'));
     },
     recorder,
     hub,

@@ -10,7 +10,14 @@ import type { ChatTables } from '../chat/chat-tables.ts';
 import type { LiveTables } from '../packager/live-tables.ts';
 import type { VodTables } from '../vod/vod-tables.ts';
 
-export type NotificationKind = 'live' | 'video';
+export type NotificationKind = 'live' | 'video' | 'report';
+
+/** What a 'report' notification carries (sql/014): the outcome as the reporter is told it. */
+export interface ReportNoticeDetails {
+  status: string;
+  targetKind: string;
+  note: string;
+}
 export type WebhookEvent = 'stream.started' | 'stream.ended' | 'vod.ready';
 export type DeliveryStatus = 'pending' | 'delivered' | 'retrying' | 'failed';
 
@@ -29,10 +36,13 @@ export interface NotificationsTable {
   id: Generated<string>;
   user_id: string;
   kind: NotificationKind;
-  channel_id: string;
+  /** null for kind 'report' only */
+  channel_id: string | null;
   subject_id: string;
   created_at: Generated<Date>;
   read_at: NullableTimestamp;
+  /** jsonb, written as JSON text: the outcome of kind 'report' */
+  details: ColumnType<ReportNoticeDetails | null, string | null | undefined, string | null>;
 }
 
 export interface WebhooksTable {
@@ -75,6 +85,8 @@ export interface CommentsTable {
   edited_at: NullableTimestamp;
   deleted_at: NullableTimestamp;
   deleted_by: Nullable<string>;
+  /** set while the author is suspended with their content hidden (sql/014) */
+  hidden_at: NullableTimestamp;
 }
 
 export interface VodLikesTable {

@@ -218,16 +218,21 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
     await ingest.start();
     closers.push(() => ingest.close());
 
-    // Suspensions end the stream on whichever node owns it (live.revoke goes over the bus); hiding
-    // content reaches chat now and comments once the social room is merged.
+    // Suspensions end the stream on whichever node owns it (live.revoke goes over the bus) and hide
+    // (or, lifted, show again) the user's chat messages and comments; both rooms are registered
+    // below, before the server listens.
     let chatHandle: ChatHandle | null = null;
+    let socialHandle: SocialHandle | null = null;
     const accountAdmin = new AccountAdmin({
       db: db.to<AccountDb>(),
       log: log.child({ mod: 'account-admin' }),
       revokeAllSessions: (userId) => accounts.revokeAllSessions(userId),
       endLive: (channelId, reason) => live.revoke(channelId, reason),
       setContentHidden: async (userId, hidden) => {
-        await chatHandle?.service.setUserHidden(userId, hidden);
+        // Each room's content is hidden (or shown) even when the other's fails; the first failure is reported.
+        const results = await Promise.allSettled([chatHandle?.service.setUserHidden(userId, hidden), socialHandle?.comments.setHiddenForUser(userId, hidden)]);
+        const failed = results.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
       },
     });
     if (config.adminUsername && (await accountAdmin.promoteByName(config.adminUsername))) log.info({ username: config.adminUsername }, 'ADMIN_USERNAME made an admin');
@@ -301,6 +306,7 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
       options: tuning.social,
     });
     social = socialRoom;
+    socialHandle = socialRoom;
     closers.push(() => socialRoom.close());
     // Notification fan-out and webhook deliveries run as jobs, off the ingest path and requests.
     for (const [queue, { handler, concurrency }] of Object.entries(socialRoom.jobHandlers)) jobs.work(queue, handler, { concurrency });
@@ -340,8 +346,10 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
             const message = await chat.service.messageAuthor(id);
             return message ? { ownerId: message.userId } : null;
           },
-          // Comments live in the social room, not merged yet: until it is, no comment exists to report.
-          comment: async () => null,
+          comment: async (id) => {
+            const authorId = await socialRoom.comments.author(id);
+            return authorId ? { ownerId: authorId } : null;
+          },
         },
         remove: {
           video: async (id) => {
@@ -351,11 +359,15 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
             await deleteRecording(db.to<VodDb>(), storage, vod, () => recording.uploads?.discard(vod));
           },
           'chat-message': (id, actorId) => chat.service.removeMessage(id, actorId).catch((err: unknown) => Promise.reject(chatError(err))),
+          // As a channel owner or moderator deletes one: soft-deleted, deleted_by the admin.
+          comment: async (id, actorId) => {
+            if (!(await socialRoom.comments.remove(id, actorId))) throw new AppError('NOT_FOUND', 'The comment is already gone.');
+          },
         },
       },
-      // The outcome is kept on the report (GET /api/v1/reports/mine) and announced on the bus for
-      // the notifications of the social room to pick up once it is merged.
-      notify: (userId, outcome) => bus.publish('report.resolved', { userId, ...outcome }),
+      // The outcome is kept on the report (GET /api/v1/reports/mine) and told to the reporter in
+      // their notifications (stored, and pushed to their open pages).
+      notify: (userId, outcome) => socialRoom.notifyReportOutcome(userId, outcome.reportId, { status: outcome.status, targetKind: outcome.targetKind, note: outcome.note }),
       // Every node's streams (starting ones too), from the directory; ending one reaches its owner over the bus.
       liveNow: async () =>
         Promise.all(

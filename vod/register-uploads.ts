@@ -49,6 +49,7 @@ export function tusStorageOf(config: Config): TusStorage {
 export function transcodeDepsOf(config: Config, db: Kysely<VodDb>, storage: Storage, tus: TusUploads, log: Logger, bus: Pick<Bus, 'publish'>) {
   return {
     notify: progressPublisher(bus),
+    announceReady: (ready: { vodId: string; channelId: string }) => bus.publish('vod.ready', ready),
     db,
     storage,
     source: tus,

@@ -47,6 +47,8 @@ export interface TranscodeDeps {
   workDir?: string;
   /** told every change of status and progress (published to the owner's page) */
   notify?: (update: VodProgress) => void;
+  /** announces a VOD that became ready (`vod.ready` on the bus, for followers and webhooks); a failure loses only the announcement */
+  announceReady?: (ready: { vodId: string; channelId: string }) => Promise<void>;
 }
 
 /** Adds the VOD's transcoding job; the VOD id is the job id, so it is never queued twice. */
@@ -157,6 +159,8 @@ export function transcodeHandler(deps: TranscodeDeps) {
       }
       await vods.markReady(vodId, { ...published, mediaOffsetMs: 0 });
       notify(vodId, 'ready', 100);
+      // As the archiver does for a recording: social/ notifies followers and calls webhooks.
+      await deps.announceReady?.({ vodId, channelId: vod.channel_id }).catch((err) => log.warn({ err }, 'announcing vod.ready failed'));
       await dropSource(vodId, uploadId);
       log.info({ durationS: published.durationS, seconds: (Date.now() - started) / 1000, sizeBytes: published.sizeBytes }, 'upload transcoded; VOD ready');
     } catch (err) {

@@ -27,7 +27,12 @@ t.test('suspending a live streamer ends the stream; the admin page ends one too'
 
   t.test('the admin ends a live stream from the live list', async (t) => {
     const { publisher, sessionId } = await goLive();
-    const list = (await server.app.inject({ url: '/api/v1/admin/live', headers: adminAuth })).json().live;
+    // The list (the directory, every node) names streams whose master playlist is complete, a
+    // moment after the owning node's channel page says live: wait for it, do not race it.
+    const list = await until(async () => {
+      const live = (await server.app.inject({ url: '/api/v1/admin/live', headers: adminAuth })).json().live;
+      return live.length > 0 ? live : null;
+    }, 'the stream in the admin live list', 15_000);
     t.match(list, [{ slug: 'alice', sessionId }], 'the stream is listed');
     const end = await server.app.inject({ method: 'POST', url: `/api/v1/admin/live/${list[0].channelId}/end`, headers: adminAuth });
     t.equal(end.statusCode, 204);

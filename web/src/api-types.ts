@@ -60,10 +60,13 @@ export interface CommentBody {
 
 export interface NotificationBody {
   id: string;
-  kind: 'live' | 'video';
-  channel: { slug: string; title: string };
+  kind: 'live' | 'video' | 'report';
+  /** null for kind 'report' */
+  channel: { slug: string; title: string } | null;
   subjectId: string;
   videoTitle: string | null;
+  /** the outcome of the user's report, for kind 'report' */
+  report: { status: string; targetKind: string; note: string } | null;
   createdAt: string;
   read: boolean;
 }

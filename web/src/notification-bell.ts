@@ -6,16 +6,10 @@ import { api } from './api.ts';
 import type { NotificationBody } from './api-types.ts';
 import { fill, h } from './dom.ts';
 import { ago } from './format.ts';
+import { notificationText } from './notification-text.ts';
 import { session } from './session.ts';
 
 type Frame = { type: 'authed'; unread: number } | { type: 'notification'; notification: NotificationBody; unread: number } | { type: 'error'; code: string; message: string };
-
-function describe(n: NotificationBody): { text: string; href: string } {
-  const who = n.channel.title ? `${n.channel.slug} (${n.channel.title})` : n.channel.slug;
-  return n.kind === 'live'
-    ? { text: `${who} is live`, href: `/c/${encodeURIComponent(n.channel.slug)}` }
-    : { text: `${n.channel.slug} published ${n.videoTitle || 'a new video'}`, href: `/v/${n.subjectId}` };
-}
 
 export function notificationBell(): HTMLElement {
   const count = h('span', { class: 'bell-count', 'data-testid': 'bell-count' }, '0');
@@ -38,8 +32,9 @@ export function notificationBell(): HTMLElement {
     fill(
       list,
       ...items.map((n) => {
-        const { text, href } = describe(n);
-        return h('li', { class: n.read ? 'read' : 'unread' }, h('a', { href, onclick: () => void markRead([n.id]) }, text), h('span', { class: 'muted small' }, ` · ${ago(n.createdAt)}`));
+        const { text, href } = notificationText(n);
+        const open = href === null ? h('button', { type: 'button', class: 'link', onclick: () => void markRead([n.id]) }, text) : h('a', { href, onclick: () => void markRead([n.id]) }, text);
+        return h('li', { class: n.read ? 'read' : 'unread' }, open, h('span', { class: 'muted small' }, ` · ${ago(n.createdAt)}`));
       }),
     );
   };
@@ -88,7 +83,7 @@ export function notificationBell(): HTMLElement {
       } else if (frame.type === 'notification') {
         items = [frame.notification, ...items.filter((n) => n.id !== frame.notification.id)];
         setUnread(frame.unread);
-        live.textContent = describe(frame.notification).text;
+        live.textContent = notificationText(frame.notification).text;
         render();
       } else if (frame.code === 'TOKEN_EXPIRED') {
         const token = await session.accessToken(true);
