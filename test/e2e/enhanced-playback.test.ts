@@ -63,7 +63,7 @@ t.test('Chromium + hls.js plays Enhanced RTMP publishes', async (t) => {
       const level = await page.evaluate(() => {
         const hls = (window as unknown as { hls: { levels: Array<{ videoCodec?: string; height: number }>; currentLevel: number } }).hls;
         const current = hls.levels[hls.currentLevel];
-        return current ? `${current.videoCodec ?? '?'} ${current.height}p` : 'the only level';
+        return current?.videoCodec ? `${current.videoCodec} ${current.height}p` : "the source media playlist";
       });
       t.equal(stats.fatal, null, 'no fatal player error');
       t.ok(watched, `${WATCH_S} s played (on ${level})`);

@@ -140,3 +140,36 @@ t.test('an OBS-style multitrack ladder (Enhanced RTMP v2, three H.264 tracks): e
   }
   await publisher.stop();
 });
+
+t.test('a codec Spillway cannot package is refused cleanly; another stream is untouched', async (t) => {
+  const server = await startTestServer(t, { LADDER: '' });
+  const dir = await tempDir(t, 'refused');
+  const key = async (name: string) => {
+    const user = await registerUser(server, name);
+    return (await server.app.inject({ url: `/api/v1/channels/${name}/stream-key`, headers: { authorization: `Bearer ${user.accessToken}` } })).json().streamKey as string;
+  };
+  const goodKey = await key('good');
+  const badKey = await key('vpnine');
+  const tracks = readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', seconds: 4 })));
+  const good = publishRtmp(t, { port: server.ingest.port, key: goodKey, tags: buildTags(tracks.map((track) => ({ track })), { enhanced: false }), metadata: { width: 640, height: 360, framerate: 30 }, seconds: 120 });
+  await good.started;
+  await until(() => server.live.live().find((s) => s.slug === 'good')?.ready, 'the good stream to be ready', 20_000);
+  const parts = () => renditionNow(server.live.live().find((s) => s.slug === 'good'), 'source')?.nextPartNumber ?? 0;
+
+  // VP9 over Enhanced RTMP: a FourCC the ingest recognises but the packager cannot package
+  const vp9 = [
+    { type: 9 as const, timestamp: 0, data: Buffer.concat([Buffer.from([0x90]), Buffer.from('vp09'), Buffer.alloc(12, 1)]) },
+    ...Array.from({ length: 60 }, (_, i) => ({ type: 9 as const, timestamp: i * 33, data: Buffer.concat([Buffer.from([i % 60 === 0 ? 0x91 : 0xa1]), Buffer.from('vp09'), Buffer.alloc(500, i)]) })),
+  ];
+  const bad = publishRtmp(t, { port: server.ingest.port, key: badKey, tags: vp9, metadata: { width: 640, height: 360, framerate: 30, videocodecid: Buffer.from('vp09').readUInt32BE() }, seconds: 30 });
+  await bad.started;
+  await bad.done;
+  t.pass('the VP9 publisher is disconnected');
+  t.notOk(server.live.live().some((s) => s.slug === 'vpnine'), 'no live session for it');
+  t.match(server.logs(), /Video codec VP9 is not supported/, 'the log says why');
+  t.notOk(server.logs().includes(badKey), 'without the key');
+  const before = parts();
+  await until(() => parts() >= before + 5, 'the other stream to keep making parts', 10_000);
+  t.pass('the other stream kept making parts');
+  await good.stop();
+});

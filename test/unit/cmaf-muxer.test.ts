@@ -206,6 +206,15 @@ t.test('bad input: video before its configuration, unknown codecs, timestamp jum
     }
   });
 
+  await t.test('a track id that appears mid-stream is skipped, the planned tracks go on', async (t) => {
+    const tracks = readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', seconds: 2, audio: null })));
+    const planned = buildTags([{ track: tracks[0]!, trackId: 0 }], { enhanced: true, multitrack: true });
+    const stray = buildTags([{ track: tracks[0]!, trackId: 7 }], { enhanced: true, multitrack: true }).filter((x) => x.timestamp >= 1000);
+    const { out, warnings } = mux([...planned, ...stray].sort((a, b) => a.timestamp - b.timestamp), [{ name: 'source', videoTrack: 0, audioTrack: null }]);
+    t.match(warnings, [/video track 7 is not part of this stream's renditions/]);
+    t.equal(out.get('source')!.fragments.reduce((n, f) => n + f.sampleCount, 0), 60, 'every frame of track 0 is packaged');
+  });
+
   await t.test('audio only and video only', async (t) => {
     const audioOnly = mux(tags.filter((x) => x.type === 8), [{ name: 'source', videoTrack: null, audioTrack: 0 }]).out.get('source')!;
     t.equal(audioOnly.inits[0]?.codec, 'mp4a.40.2');
