@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       const batch = await Promise.all(
         Array.from({ length: Math.min(8, posters - i) }, (_, j) => server.accounts.register({ username: `p${i + j}_${process.pid}`.slice(0, 25), email: `p${i + j}_${process.pid}@bench.test`, password: 'benchmark password' })),
       );
-      tokens.push(...batch.map((s) => s.accessToken));
+      tokens.push(...batch.map((s) => ('accessToken' in s ? s.accessToken : '')));
     }
     const url = `${base.replace(/^http/, 'ws')}/chat/${slug}`;
 

@@ -1,55 +1,168 @@
-// npm run bench:ingest — CPU and memory of the server (Node process, ingest worker, packager
-// ffmpegs) per concurrent passthrough stream, at 1, 10 and 50 streams. Publishers loop a
-// pre-encoded 720p H.264/AAC file with -c copy, so the load generator costs little; their CPU is
-// not counted. Flags: --counts 1,10,50 --seconds 20 (measurement window per step) --not-recorded.
+// npm run bench:ingest — CPU and memory per concurrent passthrough stream, Spillway against
+// nginx-rtmp writing HLS (Debian's libnginx-mod-rtmp, installed here if missing) in the same run,
+// at 1, 10 and 50 streams. Spillway = node + ingest worker (+ any ffmpeg), producing LL-HLS and
+// recording to local storage; nginx-rtmp = its master and worker. Publishers loop a pre-encoded
+// 720p H.264/AAC file with -c copy; their CPU is not counted. Each figure is the median of --runs.
+//
+// --ladder: instead, one 1080p stream with the full ladder (720p/480p/360p) through Spillway against
+// the same ffmpeg ladder command run by hand on the file (-re), CPU per stream.
+// Flags: --counts 1,10,50 --seconds 20 (window per step) --runs 3 --not-recorded --ladder
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { arg, newChannel, startBenchServer } from './bench-server.ts';
+import { buildFfmpegArgs } from '../packager/ffmpeg-args.ts';
+import { arg, median, newChannel, startBenchServer } from './bench-server.ts';
 import { cpuBetween, cpuByPid, treeStats } from './proc-stats.ts';
 
 const run = promisify(execFile);
 const countsArg = process.argv.indexOf('--counts');
 const counts = countsArg >= 0 ? process.argv[countsArg + 1]!.split(',').map(Number) : [1, 10, 50];
 const seconds = arg('seconds', 20);
-// --not-recorded: ARCHIVER=external with no archiver running, the baseline for recording's cost.
+const runs = arg('runs', 3);
 const notRecorded = process.argv.includes('--not-recorded');
+const ladderMode = process.argv.includes('--ladder');
+const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const mib = (b: number) => b / 1024 / 1024;
 
-const dir = await mkdtemp(path.join(os.tmpdir(), 'spillway-bench-ingest-'));
-const source = path.join(dir, 'source.flv');
-await run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '60', '-b:v', '2500k', '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', source]);
+interface Measure {
+  cores: number;
+  rssBytes: number;
+  rssPerStreamBytes: number;
+}
 
-console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step, server = node + ingest worker + packager ffmpegs, ${notRecorded ? 'not recorded' : 'recorded to local storage'}`);
-console.log('streams | server CPU (cores) | CPU per stream (% of a core) | server RSS (MiB) | RSS per stream (MiB) | live');
-for (const count of counts) {
-  const { server, stop } = await startBenchServer({ LADDER: '', ...(notRecorded ? { ARCHIVER: 'external' } : {}) });
+/** CPU (cores) and RSS of the tree at `root` over the window, publishers excluded. */
+async function measure(root: number, exclude: Set<number>, idleRss: number, count: number): Promise<Measure> {
+  const first = treeStats(root, exclude);
+  const before = cpuByPid(first.pids);
+  const startedAt = Date.now();
+  await sleep(seconds * 1000);
+  const last = treeStats(root, exclude);
+  const cores = cpuBetween(before, cpuByPid(last.pids)) / ((Date.now() - startedAt) / 1000);
+  return { cores, rssBytes: last.rssBytes, rssPerStreamBytes: (last.rssBytes - idleRss) / count };
+}
+
+function publishLoop(source: string, url: string): ChildProcess {
+  return spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', source, '-c', 'copy', '-f', 'flv', url], { stdio: 'ignore' });
+}
+
+async function spillway(source: string, count: number, env: Record<string, string>): Promise<Measure & { live: number }> {
+  const { server, stop } = await startBenchServer({ ...env, ...(notRecorded ? { ARCHIVER: 'external' } : {}) });
   const publishers: ChildProcess[] = [];
   try {
-    // Baseline once start-up (PGlite, the ingest worker) has settled.
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000); // PGlite and the ingest worker settle
     const idle = treeStats(process.pid, new Set());
-    for (let i = 0; i < count; i++) {
-      const url = await newChannel(server, `bench${i}`);
-      publishers.push(spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', source, '-c', 'copy', '-f', 'flv', url], { stdio: 'ignore' }));
-    }
-    const exclude = new Set(publishers.map((p) => p.pid!));
+    for (let i = 0; i < count; i++) publishers.push(publishLoop(source, await newChannel(server, `bench${i}`)));
     const deadline = Date.now() + 60_000;
-    while (server.live.live().filter((s) => s.ready).length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    await new Promise((r) => setTimeout(r, 3000));
-    const first = treeStats(process.pid, exclude);
-    const before = cpuByPid(first.pids);
-    const startedAt = Date.now();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
-    const last = treeStats(process.pid, exclude);
-    const cores = cpuBetween(before, cpuByPid(last.pids)) / ((Date.now() - startedAt) / 1000);
-    const liveCount = server.live.live().filter((s) => s.ready).length;
-    const mib = (b: number) => (b / 1024 / 1024).toFixed(0);
-    console.log(`${String(count).padStart(7)} | ${cores.toFixed(2).padStart(18)} | ${((cores / count) * 100).toFixed(1).padStart(28)} | ${mib(last.rssBytes).padStart(16)} | ${((last.rssBytes - idle.rssBytes) / count / 1024 / 1024).toFixed(1).padStart(20)} | ${liveCount}`);
+    while (server.live.live().filter((s) => s.ready).length < count && Date.now() < deadline) await sleep(200);
+    await sleep(3000);
+    const m = await measure(process.pid, new Set(publishers.map((p) => p.pid!)), idle.rssBytes, count);
+    return { ...m, live: server.live.live().filter((s) => s.ready).length };
   } finally {
     for (const p of publishers) p.kill('SIGKILL');
     await stop();
+  }
+}
+
+async function ensureNginxRtmp(): Promise<void> {
+  if (existsSync(RTMP_MODULE)) return;
+  console.log('installing Debian\'s libnginx-mod-rtmp for the baseline…');
+  await run('apt-get', ['install', '-y', '-qq', 'libnginx-mod-rtmp'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, timeout: 300_000 });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function nginxRtmp(source: string, count: number, dir: string): Promise<Measure & { live: number }> {
+  const runDir = await mkdtemp(path.join(dir, 'nginx-'));
+  const hls = path.join(runDir, 'hls');
+  await mkdir(hls);
+  const port = await freePort();
+  // HLS as nginx-rtmp's README configures it; 2 s fragments to match the publisher's keyframes.
+  await writeFile(path.join(runDir, 'nginx.conf'), `load_module ${RTMP_MODULE};
+worker_processes 1;
+pid ${runDir}/nginx.pid;
+error_log ${runDir}/error.log warn;
+events { worker_connections 1024; }
+rtmp { server { listen 127.0.0.1:${port}; chunk_size 4096;
+  application live { live on; hls on; hls_path ${hls}; hls_fragment 2s; hls_playlist_length 10s; record off; } } }
+http { access_log off; server { listen 127.0.0.1:${await freePort()}; location / { root ${hls}; } } }
+`);
+  const nginx = spawn('nginx', ['-c', path.join(runDir, 'nginx.conf'), '-g', 'daemon off; user root;'], { stdio: 'ignore' });
+  const publishers: ChildProcess[] = [];
+  try {
+    await sleep(2000);
+    const idle = treeStats(nginx.pid!, new Set());
+    for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${port}/live/stream${i}`));
+    const deadline = Date.now() + 60_000;
+    const playing = () => Array.from({ length: count }, (_, i) => existsSync(path.join(hls, `stream${i}.m3u8`))).filter(Boolean).length;
+    while (playing() < count && Date.now() < deadline) await sleep(200);
+    await sleep(3000);
+    const m = await measure(nginx.pid!, new Set(), idle.rssBytes, count);
+    return { ...m, live: playing() };
+  } finally {
+    for (const p of publishers) p.kill('SIGKILL');
+    nginx.kill('SIGQUIT');
+    await new Promise((r) => nginx.once('exit', r));
+    await rm(runDir, { recursive: true, force: true });
+  }
+}
+
+/** The ladder ffmpeg argv Spillway runs, but reading the file itself at real-time speed. */
+async function ladderByHand(source: string): Promise<number> {
+  const { args, outputs } = buildFfmpegArgs({ inputUrl: source, inputIsH264Aac: false, source: { width: 1920, height: 1080, fps: 30 } });
+  const i = args.indexOf('-i');
+  const child = spawn('ffmpeg', [...args.slice(0, i), '-re', '-stream_loop', '-1', ...args.slice(i)], { stdio: ['ignore', 'pipe', 'ignore', ...outputs.map(() => 'pipe' as const)] });
+  for (const stream of child.stdio.slice(1)) (stream as NodeJS.ReadableStream | null)?.resume();
+  try {
+    await sleep(8000);
+    return (await measure(child.pid!, new Set(), 0, 1)).cores;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+const dir = await mkdtemp(path.join(os.tmpdir(), 'spillway-bench-ingest-'));
+const size = ladderMode ? '1920x1080' : '1280x720';
+const source = path.join(dir, 'source.flv');
+await run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-g', '60', '-b:v', ladderMode ? '5000k' : '2500k', '-c:a', 'aac', '-b:a', '128k', '-f', 'flv', source]);
+const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+
+if (ladderMode) {
+  console.log(`full ladder (1080p30 source → 720p/480p/360p, x264 veryfast), ${seconds} s window, median of ${runs} runs; load average at start ${load()}`);
+  const ours: number[] = [];
+  const byHand: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    ours.push((await spillway(source, 1, { LADDER: '720:2800,480:1400,360:800' })).cores);
+    byHand.push(await ladderByHand(source));
+    console.log(`  run ${r + 1}: Spillway ${ours.at(-1)!.toFixed(3)} cores, ffmpeg by hand ${byHand.at(-1)!.toFixed(3)} cores (load ${load()})`);
+  }
+  console.log(`Spillway ${median(ours).toFixed(3)} cores per stream, ffmpeg ladder by hand ${median(byHand).toFixed(3)}: ${(median(ours) / median(byHand)).toFixed(3)} ×`);
+} else {
+  await ensureNginxRtmp();
+  console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step, median of ${runs} runs; Spillway ${notRecorded ? 'not recording' : 'recording to local storage'}; load average at start ${load()}`);
+  console.log('streams | server      | CPU (cores) | CPU per stream (% core) | RSS (MiB) | RSS per stream (MiB) | live');
+  for (const count of counts) {
+    const results = { spillway: [] as Array<Measure & { live: number }>, nginx: [] as Array<Measure & { live: number }> };
+    for (let r = 0; r < runs; r++) {
+      results.spillway.push(await spillway(source, count, { LADDER: '' }));
+      results.nginx.push(await nginxRtmp(source, count, dir));
+    }
+    for (const [name, rs] of Object.entries(results)) {
+      const cores = median(rs.map((x) => x.cores));
+      console.log(`${String(count).padStart(7)} | ${name.padEnd(11)} | ${cores.toFixed(3).padStart(11)} | ${((cores / count) * 100).toFixed(2).padStart(23)} | ${mib(median(rs.map((x) => x.rssBytes))).toFixed(0).padStart(9)} | ${mib(median(rs.map((x) => x.rssPerStreamBytes))).toFixed(2).padStart(20)} | ${Math.min(...rs.map((x) => x.live))}`);
+    }
+    const ratio = median(results.spillway.map((x) => x.cores)) / median(results.nginx.map((x) => x.cores));
+    console.log(`        → Spillway / nginx-rtmp CPU: ${ratio.toFixed(2)} × (load ${load()})`);
   }
 }
 await rm(dir, { recursive: true, force: true });

@@ -73,7 +73,7 @@ for (let i = 1; i <= runs; i++) {
   const rows = (await store.allJournaled(vod.id)).filter((r) => r.kind === 'segment' && r.uploaded_at);
   const lags = rows.map((r) => r.uploaded_at!.getTime() - r.file_ready_at.getTime());
   allLags.push(...lags);
-  const ended = endedAt.get(vod.live_session_id)!;
+  const ended = endedAt.get(vod.live_session_id!)!;
   fromStop.push(readyAt - stoppedAt);
   fromEnd.push(readyAt - ended);
   stopToEnd.push(ended - stoppedAt);

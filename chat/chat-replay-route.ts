@@ -69,7 +69,8 @@ export const chatReplayRoute: FastifyPluginAsync<ChatReplayOptions> = async (fas
     const shift = vod.media_offset_ms;
     const { from, to, limit } = request.query;
     // From the very start, include what was said before the first frame (shown at 0).
-    const result = await page(vod.live_session_id, { from: from === 0 ? 0 : from + shift, to: (to ?? from + 60_000) + shift, limit });
+    // An uploaded video has no live session, so no chat to replay.
+    const result = vod.live_session_id === null ? null : await page(vod.live_session_id, { from: from === 0 ? 0 : from + shift, to: (to ?? from + 60_000) + shift, limit });
     if (!result) return { messages: [], nextFrom: null };
     return {
       messages: result.messages.map((m) => ({ ...m, offsetMs: m.offsetMs === null ? null : Math.max(0, m.offsetMs - shift) })),

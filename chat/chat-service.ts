@@ -186,6 +186,33 @@ export class ChatService {
     });
   }
 
+  /** For reports: a shown message's author, or null. */
+  async messageAuthor(messageId: string): Promise<{ userId: string; channelId: string } | null> {
+    return this.messages.find(messageId);
+  }
+
+  /** An instance moderator deletes a reported message: as a channel moderator's delete, audited in the channel too. */
+  async removeMessage(messageId: string, actorId: string): Promise<void> {
+    const found = await this.messages.find(messageId);
+    if (!found) throw new ChatError('NOT_FOUND', 'No such message.');
+    await this.deps.db.transaction().execute(async (trx) => {
+      const deleted = await new ChatStore(trx).markDeleted(found.channelId, messageId, actorId);
+      if (!deleted) throw new ChatError('NOT_FOUND', 'No such message.');
+      await new ModerationStore(trx).writeAudit({ channelId: found.channelId, actorId, action: 'delete', targetUserId: deleted.userId, details: { messageId, instance: true } });
+    });
+    await this.publish(found.channelId, { type: 'deleted', messageId });
+  }
+
+  /**
+   * Hides a suspended user's messages from history and replay (or shows them again). Rooms are
+   * told to drop the recent ones now on screen; a shown-again message appears on the next join.
+   */
+  async setUserHidden(userId: string, hidden: boolean): Promise<number> {
+    const changed = await this.messages.setHiddenForUser(userId, hidden, new Date(Date.now() - 24 * 3600 * 1000));
+    if (hidden) for (const m of changed.slice(0, 500)) await this.publish(m.channelId, { type: 'deleted', messageId: m.id });
+    return changed.length;
+  }
+
   /** Messages of a recording between two offsets; null when there is no such session. */
   async replay(liveSessionId: string, fromMs: number, toMs: number, limit: number): Promise<ChatMessage[] | null> {
     if (!(await this.messages.liveSessionExists(liveSessionId))) return null;

@@ -4,7 +4,6 @@
 // proxy logs, and a frame lets a client sign in or refresh its token without reconnecting. It
 // also means no ambient credential (cookie) rides on the upgrade, so cross-site pages gain nothing.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { decodeJwt } from 'jose';
 import { Type } from 'typebox';
@@ -15,7 +14,7 @@ import { AppError } from '../src/errors.ts';
 import { Slug, errors } from '../src/http/schemas.ts';
 import type { Logger } from '../src/log.ts';
 import { ChatError, errorFrame } from './chat-errors.ts';
-import { CLOSE, MAX_FRAME_BYTES, parseClientFrame, type ChatUser, type ClientFrame } from './chat-protocol.ts';
+import { CLOSE, parseClientFrame, type ChatUser, type ClientFrame } from './chat-protocol.ts';
 import type { ChatRooms, RoomClient } from './chat-rooms.ts';
 import type { ChatChannel, ChatService } from './chat-service.ts';
 import { SocketCounter, addressKey } from './socket-limits.ts';
@@ -46,23 +45,11 @@ interface SocketState {
 
 export const chatSocketRoute: FastifyPluginAsync<ChatSocketOptions> = async (fastify, opts) => {
   const { service, rooms, log } = opts;
-  await fastify.register(websocket, {
-    options: { maxPayload: MAX_FRAME_BYTES, perMessageDeflate: false },
-    // ws has already closed the socket with the right code (1009 for an oversized frame, 1002
-    // for a protocol error); only record it.
-    errorHandler: (err, socket) => {
-      log.debug({ err: err as Error }, 'chat socket error');
-      if (socket.readyState === socket.OPEN) socket.close(1011, 'internal error');
-    },
-    // Shutting down: tell every client why (1001) before the server stops, then close as the
-    // plugin would by default.
-    preClose: function (done) {
-      const wss = this.websocketServer;
-      void rooms.close().finally(() => {
-        for (const client of wss.clients) client.close(CLOSE.GOING_AWAY, 'server shutting down');
-        wss.close(() => done());
-      });
-    },
+  // The WebSocket plugin is the app kernel's (src/http/app.ts): one per server, shared by every
+  // room with a socket route. Shutting down, chat tells its clients why (1001) before the kernel
+  // closes whatever sockets remain.
+  fastify.addHook('preClose', async () => {
+    await rooms.close();
   });
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const channelOf = new WeakMap<FastifyRequest, ChatChannel>();

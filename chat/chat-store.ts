@@ -75,6 +75,29 @@ export class ChatStore {
     return row ? { userId: row.user_id } : null;
   }
 
+  /** A message that is still shown: its author and channel, or null. */
+  async find(messageId: string): Promise<{ userId: string; channelId: string } | null> {
+    const row = await this.db
+      .selectFrom('chat_messages')
+      .select(['user_id', 'channel_id'])
+      .where('id', '=', messageId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row ? { userId: row.user_id, channelId: row.channel_id } : null;
+  }
+
+  /** Hides (or shows again) every message of a user; returns the ones changed that were sent since `recentSince`. */
+  async setHiddenForUser(userId: string, hidden: boolean, recentSince: Date): Promise<Array<{ id: string; channelId: string }>> {
+    const rows = await this.db
+      .updateTable('chat_messages')
+      .set({ hidden_at: hidden ? new Date() : null })
+      .where('user_id', '=', userId)
+      .where('hidden_at', hidden ? 'is' : 'is not', null)
+      .returning(['id', 'channel_id', 'created_at'])
+      .execute();
+    return rows.filter((r) => r.created_at >= recentSince).map((r) => ({ id: r.id, channelId: r.channel_id }));
+  }
+
   async liveSessionExists(id: string): Promise<boolean> {
     const row = await this.db.selectFrom('live_sessions').select('id').where('id', '=', id).executeTakeFirst();
     return row !== undefined;
@@ -90,7 +113,8 @@ export class ChatStore {
     return this.db
       .selectFrom('chat_messages as m')
       .innerJoin('users as u', 'u.id', 'm.user_id')
-      .select(['m.id', 'm.user_id', 'u.username', 'm.text', 'm.created_at', 'm.offset_ms']);
+      .select(['m.id', 'm.user_id', 'u.username', 'm.text', 'm.created_at', 'm.offset_ms'])
+      .where('m.hidden_at', 'is', null);
   }
 }
 

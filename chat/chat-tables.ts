@@ -20,6 +20,8 @@ export interface ChatMessagesTable {
   created_at: Generated<Date>;
   deleted_at: NullableTimestamp;
   deleted_by: string | null;
+  /** sql/012: hidden while its author is suspended (shown again when lifted); deleted_at is for good. */
+  hidden_at: NullableTimestamp;
 }
 
 export interface ChatModeratorsTable {

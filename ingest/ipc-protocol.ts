@@ -20,7 +20,7 @@ export type UnpublishReason =
   | 'ingest-closed'
   | 'ingest-crashed';
 
-export type RefusalReason = 'bad-app' | 'bad-key' | 'already-live' | 'verify-failed' | 'closing' | 'storage-quota';
+export type RefusalReason = 'bad-app' | 'bad-key' | 'already-live' | 'verify-failed' | 'closing' | 'storage-quota' | 'suspended' | 'unverified';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, string | number | boolean | null>;

@@ -16,6 +16,8 @@ export interface VideoInfo {
   width: number | null;
   height: number | null;
   fps: number | null;
+  /** Enhanced RTMP multitrack: each video track's id and codec, in the order they were announced */
+  tracks?: Array<{ id: number; codec: VideoCodec }>;
 }
 
 export interface AudioInfo {
@@ -43,9 +45,12 @@ const AUDIO_FLV_ID: Record<number, AudioCodec> = { 10: 'aac', 2: 'mp3' };
 const VIDEO_MULTITRACK = 6;
 const AUDIO_MULTITRACK = 5;
 const AUDIO_EX_HEADER = 9;
+const MAX_TRACKS = 16;
 
 export class MediaInfoCollector {
-  private video: Pick<VideoInfo, 'codec' | 'codecId' | 'enhanced'> | null = null;
+  private video: Pick<VideoInfo, 'codec' | 'codecId' | 'enhanced' | 'tracks'> | null = null;
+  /** multitrack: track configurations are still being announced until the first coded frame */
+  private collectingTracks = false;
   private audio: Pick<AudioInfo, 'codec' | 'codecId' | 'enhanced'> | null = null;
   private metadataSeen = false;
 
@@ -60,11 +65,15 @@ export class MediaInfoCollector {
         const id = first & 0x0f;
         this.video = { codec: VIDEO_FLV_ID[id] ?? 'other', codecId: id, enhanced };
       } else if ((first & 0x0f) === VIDEO_MULTITRACK) {
-        this.video = { codec: 'other', codecId: 'multitrack', enhanced };
+        this.video = { codec: 'other', codecId: 'multitrack', enhanced, tracks: [] };
+        this.collectingTracks = true;
+        this.observeTracks(data);
       } else {
         const fourcc = data.subarray(1, 5).toString('latin1');
         this.video = { codec: VIDEO_FOURCC[fourcc] ?? 'other', codecId: fourcc, enhanced };
       }
+    } else if (packet.codec_type === 9 && this.collectingTracks) {
+      this.observeTracks(data);
     } else if (packet.codec_type === 8 && !this.audio) {
       const format = first >> 4;
       if (format !== AUDIO_EX_HEADER) {
@@ -78,8 +87,32 @@ export class MediaInfoCollector {
     }
   }
 
+  /** Enhanced RTMP v2 multitrack video: the tracks of each sequence start, until the first coded frames. */
+  private observeTracks(data: Buffer): void {
+    const tracks = this.video?.tracks;
+    if (!tracks || (data[0]! & 0x0f) !== VIDEO_MULTITRACK || data.length < 2) return;
+    const multitrackType = data[1]! >> 4;
+    if ((data[1]! & 0x0f) !== 0) {
+      // coded frames: every track has announced its configuration by now
+      this.collectingTracks = false;
+      return;
+    }
+    let at = 2;
+    const shared = multitrackType === 2 ? null : data.toString('latin1', at, (at += 4));
+    while (at < data.length && tracks.length < MAX_TRACKS) {
+      const fourCc = shared ?? data.toString('latin1', at, (at += 4));
+      const id = data[at++];
+      if (id === undefined) return;
+      if (!tracks.some((t) => t.id === id)) tracks.push({ id, codec: VIDEO_FOURCC[fourCc] ?? 'other' });
+      if (multitrackType === 0) return;
+      if (at + 3 > data.length) return;
+      at += 3 + data.readUIntBE(at, 3);
+    }
+  }
+
   /** Every track the metadata announces has sent its first tag (or, without metadata, both have). */
   complete(meta: PublisherMetadata): boolean {
+    if (this.collectingTracks) return false;
     if (this.video && this.audio) return true;
     if (!this.metadataSeen) return false;
     const expectsVideo = meta.videoCodec !== undefined && meta.videoCodec !== null && meta.videoCodec !== 0;

@@ -14,6 +14,7 @@ import { redactStreamPath } from '../src/log.ts';
 import type { LogFields, LogLevel, UnpublishReason, WorkerMessage, WorkerOptions } from './ipc-protocol.ts';
 import { INTERNAL_APP, scrubSecrets } from './ipc-protocol.ts';
 import { MediaInfoCollector } from './media-info.ts';
+import { MAX_TAG_BYTES, type MediaPipeWriter } from './media-pipe.ts';
 import { TimerSet } from './timer-set.ts';
 import type { NmsAvPacket, NmsBroadcast, NmsModules, NmsRtmpSession, NmsStreamRequest } from './nms-types.ts';
 
@@ -37,6 +38,8 @@ export interface RtmpConnectionDeps {
   /** Accepted publishes in this worker by session id, shared by all connections. */
   live: Map<string, LiveStream>;
   options: WorkerOptions;
+  /** where the accepted publish's audio/video messages go (the parent's packager) */
+  media: MediaPipeWriter;
   send(message: WorkerMessage): void;
   log(level: LogLevel, msg: string, fields: LogFields): void;
 }
@@ -211,7 +214,14 @@ export class RtmpConnection {
     // Tags a client sends before its publish is accepted go nowhere.
     if (this.state !== 'publishing') return;
     this.media?.observe(packet);
-    this.session.onPacket(packet);
+    if (packet.codec_type === 8 || packet.codec_type === 9) {
+      if (packet.size > MAX_TAG_BYTES) throw new ProtocolError(`media message of ${packet.size} bytes`);
+      this.deps.media.write(this.connId, packet.codec_type, packet.dts, packet.data.subarray(0, packet.size));
+    }
+    // NMS's own broadcast (the loopback play path, kept for diagnostics) repackages every message
+    // and caches a GOP twice: only its headers and metadata are kept up to date unless someone plays.
+    const header = packet.codec_type === 18 || packet.flags === 0 || packet.flags === 2;
+    if (header || this.live!.broadcast.subscribers.size > 0) this.session.onPacket(packet);
     if (this.media?.complete(this.session)) this.announce();
   }
 
@@ -243,6 +253,9 @@ export class RtmpConnection {
 
   private onClose(): void {
     this.timers.clear();
+    const dropped = this.deps.media.dropped.get(this.connId);
+    if (dropped) this.deps.log('warn', 'media dropped for a slow packager', { connId: this.connId, tags: dropped });
+    this.deps.media.forget(this.connId);
     if (this.live) {
       this.deps.live.delete(this.live.publishId);
       // Players would otherwise wait for a publisher that is never coming back: end the pull now.

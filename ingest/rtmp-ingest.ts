@@ -12,12 +12,14 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { redactStreamPath, type Logger } from '../src/log.ts';
 import { INTERNAL_APP, type RefusalReason, type UnpublishReason, type WorkerMessage } from './ipc-protocol.ts';
 import type { MediaInfo } from './media-info.ts';
+import { PublishTags } from './publish-tags.ts';
 import { RefusalThrottle } from './refusal-throttle.ts';
 import { TimerSet } from './timer-set.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
 
 export type { MediaInfo, VideoInfo, AudioInfo, VideoCodec, AudioCodec } from './media-info.ts';
 export type { UnpublishReason } from './ipc-protocol.ts';
+export type { FlvTag, PublishTags } from './publish-tags.ts';
 
 export interface IngestChannel {
   channelId: string;
@@ -28,8 +30,8 @@ export interface RtmpIngestOptions {
   host: string;
   port: number;
   verifyStreamKey: (key: string) => Promise<IngestChannel | null>;
-  /** After the key is accepted: a reason to refuse this channel now (its storage limit), or null. */
-  admit?: (channel: IngestChannel) => Promise<'storage-quota' | null>;
+  /** After the key is accepted: a reason to refuse this channel now (its storage limit, live on another node, its owner suspended or unverified), or null. */
+  admit?: (channel: IngestChannel) => Promise<'storage-quota' | 'already-live' | 'suspended' | 'unverified' | null>;
   log: Logger;
   /** Second bad attempt from an address waits this long, each further one twice as long (≤ 5 s). */
   badKeyDelayMs?: number;
@@ -46,6 +48,8 @@ export interface PublishEvent extends IngestChannel {
   internalUrl: string;
   startedAt: Date;
   media: MediaInfo;
+  /** The publish's audio/video messages as the encoder sent them, from its decoder configurations on. */
+  tags: PublishTags;
 }
 
 export interface UnpublishEvent extends IngestChannel {
@@ -70,6 +74,7 @@ interface PublishAttempt {
   publishId?: string;
   token?: string;
   startedAt?: Date;
+  tags?: PublishTags;
   announced: boolean;
 }
 
@@ -99,6 +104,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       },
       log: options.log.child({ mod: 'rtmp-worker' }),
       onMessage: (message) => this.onWorkerMessage(message),
+      onMedia: (tag) => this.attempts.get(tag.connId)?.tags?.push(tag),
       onExit: (expected) => {
         for (const attempt of [...this.attempts.values()]) this.ended(attempt, expected ? 'ingest-closed' : 'ingest-crashed', null);
       },
@@ -109,6 +115,11 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   get port(): number {
     const address = this.server.address();
     return typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  /** Publishers accepted and connected now (one per channel). */
+  get publisherCount(): number {
+    return this.channelOwners.size;
   }
 
   /** The process running node-media-server right now (null while it restarts). */
@@ -169,7 +180,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
       }
       case 'publish-started': {
         const attempt = this.attempts.get(message.connId);
-        if (!attempt?.channel || !attempt.publishId || !attempt.token || !attempt.startedAt || attempt.announced) return;
+        if (!attempt?.channel || !attempt.publishId || !attempt.token || !attempt.startedAt || !attempt.tags || attempt.announced) return;
         attempt.announced = true;
         this.emitSafely('publish', {
           ...attempt.channel,
@@ -178,6 +189,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
           internalUrl: `rtmp://${loopbackHost(this.options.host)}:${this.port}/${INTERNAL_APP}/${attempt.publishId}?token=${attempt.token}`,
           startedAt: attempt.startedAt,
           media: message.media,
+          tags: attempt.tags,
         });
         break;
       }
@@ -225,6 +237,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     attempt.publishId = randomUUID();
     attempt.token = randomBytes(24).toString('base64url');
     attempt.startedAt = new Date();
+    attempt.tags = new PublishTags();
     this.channelOwners.set(channel.channelId, attempt.connId);
     this.log.info({ ...fields, channelId: channel.channelId, slug: channel.slug, publishId: attempt.publishId }, 'rtmp publish accepted');
     this.worker.send({ t: 'publish-accepted', connId: attempt.connId, publishId: attempt.publishId, token: attempt.token });
@@ -232,6 +245,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
 
   private ended(attempt: PublishAttempt, reason: UnpublishReason, inBytes: number | null): void {
     this.attempts.delete(attempt.connId);
+    attempt.tags?.end();
     const { channel, publishId, startedAt } = attempt;
     if (!channel || !publishId || !startedAt) return;
     if (this.channelOwners.get(channel.channelId) === attempt.connId) this.channelOwners.delete(channel.channelId);

@@ -8,8 +8,11 @@
 import { Socket } from 'node:net';
 import type { LogFields, LogLevel, ParentMessage, WorkerMessage, WorkerOptions } from './ipc-protocol.ts';
 import { isTagged, scrubSecrets } from './ipc-protocol.ts';
+import { MediaPipeWriter } from './media-pipe.ts';
 import { loadNms } from './nms-modules.ts';
 import { RtmpConnection, type LiveStream } from './rtmp-connection.ts';
+
+const MEDIA_FD = 4;
 
 function send(message: WorkerMessage, done?: () => void): void {
   if (!process.connected || !process.send) return done?.();
@@ -26,6 +29,8 @@ function main(): void {
   // NMS logs with console.log; its lines go to the parent's pino at debug level, scrubbed.
   nms.logger.log = (message: string) => log('debug', scrubSecrets(String(message)).slice(0, 500), { nms: true });
 
+  // fd 4: the media pipe (worker-supervisor.ts opens it beside the IPC channel)
+  const media = new MediaPipeWriter(new Socket({ fd: MEDIA_FD, readable: false, writable: true }));
   const connections = new Map<number, RtmpConnection>();
   const live = new Map<string, LiveStream>();
 
@@ -35,7 +40,7 @@ function main(): void {
     switch (message.t) {
       case 'connection': {
         if (!(handle instanceof Socket)) return;
-        const connection = new RtmpConnection(message.connId, handle, { nms, live, options, send, log });
+        const connection = new RtmpConnection(message.connId, handle, { nms, live, options, media, send, log });
         connections.set(message.connId, connection);
         handle.on('close', () => connections.delete(message.connId));
         break;
@@ -67,6 +72,8 @@ const REFUSALS = {
   'verify-failed': 'Stream key could not be checked, try again',
   closing: 'Server is shutting down',
   'storage-quota': 'This channel has reached its recording storage limit: delete old VODs to stream again',
+  suspended: 'This account is suspended',
+  unverified: 'Verify your email address before streaming (see the link we sent you)',
 } as const;
 
 process.on('uncaughtException', (err) => {

@@ -2,10 +2,12 @@
 // after a delay that doubles on each quick crash (min → max) and resets once a worker has stayed up.
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type { Logger } from '../src/log.ts';
 import type { ParentMessage, WorkerMessage, WorkerOptions } from './ipc-protocol.ts';
 import { isTagged, scrubSecrets } from './ipc-protocol.ts';
+import { MediaPipeReader, type PipedTag } from './media-pipe.ts';
 
 const WORKER_ENTRY = new URL('./rtmp-worker.ts', import.meta.url);
 const RESTART_MIN_MS = 100;
@@ -18,6 +20,8 @@ export interface WorkerSupervisorOptions {
   workerOptions: WorkerOptions;
   log: Logger;
   onMessage(message: Exclude<WorkerMessage, { t: 'ready' | 'log' }>): void;
+  /** An audio/video message of an accepted publish, from the media pipe. */
+  onMedia(tag: PipedTag): void;
   /** The worker is gone with every connection it held; `expected` after close(). */
   onExit(expected: boolean): void;
 }
@@ -82,7 +86,7 @@ export class WorkerSupervisor {
     const child = fork(WORKER_ENTRY, [JSON.stringify(this.options.workerOptions)], {
       execArgv: ['--import', import.meta.resolve('tsx')],
       env: {},
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', 'pipe'],
     });
     this.child = child;
     const log = this.options.log;
@@ -90,6 +94,23 @@ export class WorkerSupervisor {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => log.warn({ line: scrubSecrets(line).slice(0, 500) }, 'rtmp worker output'));
     }
+    const media = new MediaPipeReader();
+    const mediaStream = child.stdio[4] as Readable | null;
+    mediaStream?.on('data', (chunk: Buffer) => {
+      try {
+        media.push(chunk, (tag) => {
+          try {
+            this.options.onMedia(tag);
+          } catch (err) {
+            log.error({ err, connId: tag.connId }, 'a media consumer failed');
+          }
+        });
+      } catch (err) {
+        // a framing error means the worker is broken: start a fresh one
+        log.error({ err }, 'media pipe out of step; restarting the rtmp worker');
+        child.kill('SIGKILL');
+      }
+    });
     child.on('message', (raw: unknown) => {
       if (!isTagged(raw)) return;
       const message = raw as WorkerMessage;

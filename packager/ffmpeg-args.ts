@@ -44,6 +44,11 @@ export interface FfmpegArgsOptions {
   inputUrl: string;
   /** the input is H.264 video with AAC audio: a `source` rendition copies it untouched */
   inputIsH264Aac: boolean;
+  /**
+   * The source rendition is made outside ffmpeg (packager/native-source.ts): ffmpeg makes only the
+   * rungs below the source height, and reads its input in this format (`-f`), e.g. fMP4 on stdin.
+   */
+  nativeSource?: { inputFormat: string };
   source: SourceInfo;
   ladder?: readonly LadderRung[];
   /** x264 preset */
@@ -98,7 +103,7 @@ export function buildFfmpegArgs(opts: FfmpegArgsOptions): { args: string[]; outp
     '-avoid_negative_ts', 'make_non_negative',
   ];
 
-  if (opts.inputIsH264Aac) {
+  if (opts.inputIsH264Aac && !opts.nativeSource) {
     const fd = FIRST_FD + outputs.length;
     outputs.push({
       name: SOURCE_RENDITION,
@@ -113,7 +118,7 @@ export function buildFfmpegArgs(opts: FfmpegArgsOptions): { args: string[]; outp
     outputArgs.push('-map', '0:v:0', '-map', '0:a:0?', '-c:v', 'copy', '-c:a', 'copy', ...fmp4, `pipe:${fd}`);
   }
 
-  const rungs = pickRungs(ladder, source.height, opts.inputIsH264Aac);
+  const rungs = pickRungs(ladder, source.height, opts.inputIsH264Aac || opts.nativeSource !== undefined);
   const frameRate = Math.min(source.fps, maxFps);
   const gop = Math.ceil(frameRate * segmentSeconds);
   const filters: string[] = [];
@@ -155,6 +160,7 @@ export function buildFfmpegArgs(opts: FfmpegArgsOptions): { args: string[]; outp
     '-progress', 'pipe:1', '-stats_period', '1',
     // no `-fflags nobuffer`: ffmpeg 5.1 then drops the packets read while probing, so each track
     // starts late by a different amount and audio and video drift apart by up to ~1 s
+    ...(opts.nativeSource ? NATIVE_INPUT(opts.nativeSource.inputFormat) : []),
     '-i', opts.inputUrl,
     ...(filters.length > 0 ? ['-filter_complex', filters.join(';')] : []),
     ...outputArgs,
@@ -183,8 +189,16 @@ export function scaledWidth(sourceWidth: number, sourceHeight: number, height: n
   return Math.round((height * sourceWidth) / (sourceHeight * 2)) * 2;
 }
 
+/**
+ * The native feed is fMP4 whose init section names every stream and its decoder configuration, so
+ * there is little to analyse: no 5 s of analysis. Not `-fflags nobuffer` (ffmpeg 5.1 then drops
+ * the packets read while probing: the first keyframe is lost and dav1d fails every AV1 frame up to
+ * the next) and not a tiny -probesize (Opus timestamps then come out non-monotonic).
+ */
+const NATIVE_INPUT = (format: string) => ['-analyzeduration', '0', '-f', format];
+
 /** ~0.1 bit per pixel: what H.264 from OBS at a sensible setting tends to use. */
-function estimateKbps(width: number, height: number, fps: number): number {
+export function estimateKbps(width: number, height: number, fps: number): number {
   return Math.round((width * height * fps * 0.1) / 1000);
 }
 
@@ -204,8 +218,8 @@ function validate(
   if (!(partSeconds > 0) || !(segmentSeconds >= partSeconds)) {
     throw new RangeError(`need 0 < partSeconds <= segmentSeconds, got ${partSeconds} and ${segmentSeconds}`);
   }
-  if (!opts.inputIsH264Aac && ladder.length === 0) throw new RangeError('an empty ladder needs a passthrough input');
-  const names = new Set<string>(opts.inputIsH264Aac ? [SOURCE_RENDITION] : []);
+  if (!opts.inputIsH264Aac && !opts.nativeSource && ladder.length === 0) throw new RangeError('an empty ladder needs a passthrough input');
+  const names = new Set<string>(opts.inputIsH264Aac || opts.nativeSource ? [SOURCE_RENDITION] : []);
   for (const rung of ladder) {
     if (!NAME.test(rung.name) || names.has(rung.name)) throw new RangeError(`rendition name ${JSON.stringify(rung.name)} is invalid or taken`);
     names.add(rung.name);

@@ -17,6 +17,8 @@ export interface FfmpegRunOptions {
   ffmpegPath: string;
   args: string[];
   outputs: FfmpegOutput[];
+  /** ffmpeg reads its input from stdin, fed by write() */
+  stdin?: boolean;
   onInit: (rendition: string, init: InitSection & { codec: string }) => Promise<void>;
   onFragment: (rendition: string, fragment: MediaFragment) => Promise<void>;
   log: Logger;
@@ -32,6 +34,8 @@ export interface FfmpegExit {
 
 const STDERR_LINES = 20;
 const STOP_GRACE_MS = 5000;
+/** input ffmpeg has not taken yet beyond which write() refuses (the encoder is too slow) */
+const MAX_STDIN_BACKLOG = 16 * 1024 * 1024;
 
 export class FfmpegRun extends EventEmitter<{ exit: [FfmpegExit]; error: [Error] }> {
   private child: ChildProcess | null = null;
@@ -49,9 +53,12 @@ export class FfmpegRun extends EventEmitter<{ exit: [FfmpegExit]; error: [Error]
 
   start(): void {
     const maxFd = Math.max(2, ...this.opts.outputs.map((o) => o.fd));
-    const stdio: Array<'ignore' | 'pipe'> = Array.from({ length: maxFd + 1 }, (_, fd) => (fd === 2 || this.opts.outputs.some((o) => o.fd === fd) ? 'pipe' : 'ignore'));
+    const piped = (fd: number) => fd === 2 || (fd === 0 && this.opts.stdin === true) || this.opts.outputs.some((o) => o.fd === fd);
+    const stdio: Array<'ignore' | 'pipe'> = Array.from({ length: maxFd + 1 }, (_, fd) => (piped(fd) ? 'pipe' : 'ignore'));
     const child = spawn(this.opts.ffmpegPath, this.opts.args, { stdio });
     this.child = child;
+    // EPIPE once ffmpeg has exited: its exit is handled below
+    child.stdin?.on('error', () => {});
     child.stderr?.setEncoding('utf8').on('data', (text: string) => {
       for (const line of text.split('\n')) {
         if (!line.trim()) continue;
@@ -71,10 +78,19 @@ export class FfmpegRun extends EventEmitter<{ exit: [FfmpegExit]; error: [Error]
     });
   }
 
+  /** Input for ffmpeg's stdin; false (and nothing written) when ffmpeg is too far behind or gone. */
+  write(data: Buffer): boolean {
+    const stdin = this.child?.stdin;
+    if (!stdin || !stdin.writable || stdin.writableLength > MAX_STDIN_BACKLOG) return false;
+    stdin.write(data);
+    return true;
+  }
+
   /** Asks ffmpeg to finish (it flushes its outputs), then kills it after a grace period. */
   async stop(): Promise<FfmpegExit | null> {
     if (!this.child || !this.exited) return null;
     this.stopRequested = true;
+    this.child.stdin?.end();
     if (this.child.exitCode === null && this.child.signalCode === null) {
       this.child.kill('SIGINT');
       const timer = setTimeout(() => this.child?.kill('SIGKILL'), STOP_GRACE_MS);

@@ -1,5 +1,6 @@
 // ISO-BMFF box parsing for fragmented MP4 (CMAF): boxes laid end to end, a trak's track info and
 // codec string, a traf's timing. Pure functions over buffers, used by the incremental Fmp4Reader.
+import { parseAv1C, parseHvcC } from './codec-config.ts';
 
 export class Fmp4Error extends Error {
   constructor(message: string) {
@@ -87,6 +88,16 @@ function sampleEntryCodec(entry: Box): string {
     if (!avcC || avcC.length < 4) return entry.type;
     return entry.type + '.' + [avcC[1], avcC[2], avcC[3]].map((v) => (v ?? 0).toString(16).padStart(2, '0')).join('');
   }
+  if (entry.type === 'hvc1' || entry.type === 'hev1' || entry.type === 'av01') {
+    const config = readBoxes(entry.payload.subarray(78)).find((b) => b.type === (entry.type === 'av01' ? 'av1C' : 'hvcC'))?.payload;
+    try {
+      if (config) return entry.type === 'av01' ? parseAv1C(config).codecString : parseHvcC(config).codecString.replace(/^hvc1/, entry.type);
+    } catch {
+      // an unreadable record still names its codec
+    }
+    return entry.type;
+  }
+  if (entry.type === 'Opus') return 'opus';
   if (entry.type === 'mp4a') {
     // AudioSampleEntry (version 0): 8 bytes of SampleEntry, then 20 bytes before the child boxes
     const esds = readBoxes(entry.payload.subarray(28)).find((b) => b.type === 'esds')?.payload;

@@ -1,8 +1,9 @@
-// Decides a stream's renditions from what the publisher sends: H.264 + AAC gets a passthrough
-// rendition plus the transcoded ladder below its height; anything else only the transcoded ladder.
-// Debian's ffmpeg 5.1 cannot demux Enhanced RTMP (HEVC, AV1 in FLV), so such streams are refused.
+// Decides a stream's renditions from what the publisher sends. The source rendition is always
+// muxed natively from the publisher's own tracks (H.264, HEVC or AV1 video; AAC or Opus audio), so
+// it costs no ffmpeg; the transcoded H.264 ladder below its height is made by one ffmpeg that reads
+// the same stream as fMP4 on its stdin, so HEVC and AV1 publishes get rungs every browser plays.
 import type { LiveConfig } from '../src/config.ts';
-import { buildFfmpegArgs, type RenditionOutput } from './ffmpeg-args.ts';
+import { buildFfmpegArgs, estimateKbps, SOURCE_RENDITION, type RenditionOutput } from './ffmpeg-args.ts';
 import type { LadderPlan, LiveSource } from './live-manager.ts';
 
 export class UnsupportedSourceError extends Error {
@@ -14,38 +15,75 @@ export class UnsupportedSourceError extends Error {
 
 // When the publisher sent no metadata: a common OBS canvas.
 const FALLBACK = { width: 1280, height: 720, fps: 30 };
-const DECODABLE_VIDEO = new Set(['h264']);
+const NATIVE_VIDEO = new Set(['h264', 'hevc', 'av1']);
+const NATIVE_AUDIO = new Set(['aac', 'opus']);
 
 export function planLadder(live: LiveConfig, event: LiveSource): LadderPlan {
-  const video = event.media.video;
-  if (!video) throw new UnsupportedSourceError('The stream has no video track.');
-  if (!DECODABLE_VIDEO.has(video.codec)) {
-    throw new UnsupportedSourceError(`Video codec ${video.codec.toUpperCase()} is not supported; set OBS to H.264 (x264 or a hardware H.264 encoder).`);
+  const { video, audio } = event.media;
+  if (!video && !audio) throw new UnsupportedSourceError('The stream has neither video nor audio.');
+  if (video?.tracks && video.tracks.length > 0) return planMultitrack(video.tracks, video.fps, audio !== null);
+  if (video && !NATIVE_VIDEO.has(video.codec)) {
+    throw new UnsupportedSourceError(`Video codec ${video.codec.toUpperCase()} is not supported; set OBS to H.264, HEVC or AV1.`);
   }
-  const passthrough = event.media.audio === null || event.media.audio.codec === 'aac';
+  if (audio && !NATIVE_AUDIO.has(audio.codec)) {
+    throw new UnsupportedSourceError(`Audio codec ${audio.codec.toUpperCase()} is not supported; set OBS to AAC or Opus.`);
+  }
   const source = {
-    width: video.width ?? FALLBACK.width,
-    height: video.height ?? FALLBACK.height,
-    fps: video.fps && video.fps > 0 ? video.fps : FALLBACK.fps,
+    width: video?.width ?? FALLBACK.width,
+    height: video?.height ?? FALLBACK.height,
+    fps: video?.fps && video.fps > 0 ? video.fps : FALLBACK.fps,
   };
-  const build = (inputUrl: string) =>
+  const sourceRendition = {
+    name: SOURCE_RENDITION,
+    width: video ? source.width : 0,
+    height: video ? source.height : 0,
+    frameRate: video ? source.fps : 0,
+    bandwidth: Math.round(((video ? estimateKbps(source.width, source.height, source.fps) : 0) + (audio ? 128 : 0)) * 1000 * 1.1),
+    passthrough: true,
+  };
+  const native = [{ name: SOURCE_RENDITION, videoTrack: video ? 0 : null, audioTrack: audio ? 0 : null }];
+  const build = () =>
     buildFfmpegArgs({
-      inputUrl,
-      inputIsH264Aac: passthrough,
+      inputUrl: 'pipe:0',
+      inputIsH264Aac: false,
+      nativeSource: { inputFormat: 'mp4' },
       source,
       ladder: live.ladder.map((r) => ({ name: `${r.height}p`, height: r.height, videoBitrateKbps: r.videoBitrateKbps, audioBitrateKbps: r.height >= 720 ? 128 : 96 })),
       preset: live.x264Preset,
       segmentSeconds: live.segmentSeconds,
       partSeconds: live.partSeconds,
     });
-  const { outputs } = build('rtmp://127.0.0.1/placeholder');
-  if (outputs.length === 0) throw new UnsupportedSourceError('No rendition can be made from this stream.');
+  const rungs = video ? build().outputs : [];
   return {
-    renditions: outputs.map(toRendition),
-    buildRun: (inputUrl) => {
-      const { args, outputs: o } = build(inputUrl);
-      return { args, outputs: o.map((x) => ({ name: x.name, fd: x.fd })) };
-    },
+    renditions: [sourceRendition, ...rungs.map(toRendition)],
+    native,
+    ladderInput: rungs.length > 0 ? { videoTrack: 0, audioTrack: audio ? 0 : null } : null,
+    buildRun:
+      rungs.length > 0
+        ? () => {
+            const { args, outputs } = build();
+            return { args, outputs: outputs.map((x) => ({ name: x.name, fd: x.fd })) };
+          }
+        : null,
+  };
+}
+
+/**
+ * OBS multitrack ("Enhanced Broadcasting"): the encoder already sends a ladder, so each video track
+ * is a rendition of its own, muxed natively with the shared audio, and nothing is transcoded. The
+ * first track is the source; picture sizes come from each track's decoder configuration when it
+ * arrives, and bandwidths from what the tracks actually carry.
+ */
+function planMultitrack(tracks: Array<{ id: number; codec: string }>, fps: number | null, hasAudio: boolean): LadderPlan {
+  const refused = tracks.find((t) => !NATIVE_VIDEO.has(t.codec));
+  if (refused) throw new UnsupportedSourceError(`Multitrack video track ${refused.id} uses ${refused.codec.toUpperCase()}; only H.264, HEVC and AV1 tracks can be packaged.`);
+  const ordered = [...tracks].sort((a, b) => a.id - b.id);
+  const frameRate = fps && fps > 0 ? fps : FALLBACK.fps;
+  return {
+    renditions: ordered.map((t, i) => ({ name: i === 0 ? SOURCE_RENDITION : `track${t.id}`, width: 0, height: 0, frameRate, bandwidth: 0, passthrough: true })),
+    native: ordered.map((t, i) => ({ name: i === 0 ? SOURCE_RENDITION : `track${t.id}`, videoTrack: t.id, audioTrack: hasAudio ? 0 : null })),
+    ladderInput: null,
+    buildRun: null,
   };
 }
 

@@ -1,21 +1,31 @@
 // Owns every live session of this node: starts one when the ingest reports a publish, keeps it
 // through a reconnect within the grace window, ends it with a typed reason, and records it in the
-// database and on the bus.
+// database and on the bus. Across nodes: each session is held through a lease (session-leases.ts)
+// that lease-keeper.ts renews; a revocation ("end channel X's stream, reason R") goes over the bus to
+// whichever node owns the stream.
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { Bus } from '../src/bus/bus.ts';
 import type { Logger } from '../src/log.ts';
-import type { LiveTables } from './live-tables.ts';
-import { LiveSession, type LiveSessionOptions } from './live-session.ts';
+import { LiveSession, type LiveSessionOptions, type SourceTags } from './live-session.ts';
+import type { SessionLeases } from './session-leases.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
 /** The stream a live session is made from: the part of the ingest's publish event the packager uses. */
 export interface LiveSource {
   channelId: string;
   slug: string;
-  internalUrl: string;
+  /** the publish's audio/video messages */
+  tags: SourceTags;
   media: {
-    video: { codec: string; width: number | null; height: number | null; fps: number | null } | null;
+    video: {
+      codec: string;
+      width: number | null;
+      height: number | null;
+      fps: number | null;
+      /** Enhanced RTMP multitrack: the encoder's own ladder, one rendition per track */
+      tracks?: Array<{ id: number; codec: string }>;
+    } | null;
     audio: { codec: string } | null;
   };
 }
@@ -28,10 +38,14 @@ export interface IngestControl {
 export interface LadderPlan {
   renditions: RenditionInfo[];
   buildRun: LiveSessionOptions['buildRun'];
+  native: LiveSessionOptions['native'];
+  ladderInput: LiveSessionOptions['ladderInput'];
 }
 
 export interface LiveManagerOptions {
-  db: Kysely<LiveTables>;
+  leases: SessionLeases;
+  /** LIVE_LEASE_S: leases are renewed, and other nodes' expired ones looked for, five times per lease (≤ 3 s apart). */
+  leaseMs: number;
   bus: Bus;
   log: Logger;
   mediaDir: string;
@@ -40,8 +54,11 @@ export interface LiveManagerOptions {
   segmentTarget: number;
   windowSegments: number;
   graceMs: number;
-  maxDurationMs: number;
+  /** Read when a stream starts, so a changed instance setting applies to the next stream. 0: no limit. */
+  maxDurationMs: number | (() => number);
   maxRestarts: number;
+  /** Told of every part written (for /metrics). */
+  onPart?: () => void;
   /** Plans the ladder for a source; the pure ffmpeg argument builder lives behind it. */
   plan: (source: LiveSource) => LadderPlan;
 }
@@ -51,25 +68,41 @@ export class LiveManager {
   private readonly byId = new Map<string, LiveSession>();
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly maxTimers = new Map<string, NodeJS.Timeout>();
+  private readonly keeper: LeaseKeeper;
   private ingest: IngestControl | null = null;
   private closing = false;
 
-  constructor(private readonly opts: LiveManagerOptions) {}
+  constructor(private readonly opts: LiveManagerOptions) {
+    this.keeper = new LeaseKeeper({
+      leases: opts.leases,
+      bus: opts.bus,
+      log: opts.log,
+      leaseMs: opts.leaseMs,
+      onLost: async (id) => {
+        const session = this.byId.get(id);
+        if (!session || session.ended) return;
+        this.ingest?.kick(session.channelId);
+        await session.end('node-lost');
+      },
+      onRevoke: (channelId, reason) => this.endChannel(channelId, reason),
+    });
+  }
 
   connectIngest(ingest: IngestControl): void {
     this.ingest = ingest;
   }
 
-  /** Sessions a crash left open are ended, so no channel looks live for ever. */
-  async recoverInterrupted(): Promise<number> {
-    const rows = await this.opts.db
-      .updateTable('live_sessions')
-      .set({ ended_at: new Date(), end_reason: 'server-restart' })
-      .where('ended_at', 'is', null)
-      .returning(['id'])
-      .execute();
-    if (rows.length) this.opts.log.warn({ sessions: rows.map((r) => r.id) }, 'ended live sessions interrupted by a restart');
-    return rows.length;
+  /** Ends this node's own interrupted sessions, then keeps its leases and hears revocations. */
+  async start(): Promise<void> {
+    await this.keeper.start();
+  }
+
+  /**
+   * Ends `channelId`'s stream on whichever node owns it (key rotated, account deleted, a
+   * suspension): a bus message every node acts on. With the bus down, this node acts alone.
+   */
+  async revoke(channelId: string, reason: EndReason): Promise<void> {
+    if (!(await this.keeper.revoke(channelId, reason))) await this.endChannel(channelId, reason);
   }
 
   async onPublish(event: LiveSource): Promise<void> {
@@ -80,7 +113,7 @@ export class LiveManager {
       clearTimeout(this.graceTimers.get(event.channelId));
       this.graceTimers.delete(event.channelId);
       this.opts.log.info({ session: existing.id, channel: event.slug }, 'publisher reconnected within the grace window');
-      existing.attach(event.internalUrl);
+      existing.attach(event.tags);
       return;
     }
     let plan: LadderPlan;
@@ -101,6 +134,8 @@ export class LiveManager {
       mediaDir: this.opts.mediaDir,
       ffmpegPath: this.opts.ffmpegPath,
       buildRun: plan.buildRun,
+      native: plan.native,
+      ladderInput: plan.ladderInput,
       renditions: plan.renditions,
       partTarget: this.opts.partTarget,
       segmentTarget: this.opts.segmentTarget,
@@ -114,17 +149,26 @@ export class LiveManager {
       videoCodec: event.media.video?.codec ?? null,
       audioCodec: event.media.audio?.codec ?? null,
     };
-    await this.opts.db
-      .insertInto('live_sessions')
-      .values({ id, channel_id: event.channelId, started_at: session.startedAt, renditions: JSON.stringify(plan.renditions) })
-      .execute();
+    try {
+      // A channel another node took meanwhile fails here, on the one-open-session-per-channel index.
+      await this.opts.leases.insert({ id, channelId: event.channelId, startedAt: session.startedAt, renditions: plan.renditions });
+    } catch (err) {
+      log.warn({ err }, 'recording the live session failed; the publisher is dropped');
+      this.ingest?.kick(event.channelId);
+      await this.opts.bus.publish('stream.refused', { channelId: event.channelId, slug: event.slug, reason: 'already-live' }).catch(() => {});
+      return;
+    }
+    this.keeper.hold(id);
+    void this.announceReady(session);
     this.byChannel.set(event.channelId, session);
     this.byId.set(id, session);
     session.on('ended', (reason) => void this.onEnded(session, reason));
-    if (this.opts.maxDurationMs > 0) {
-      this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), this.opts.maxDurationMs).unref());
+    if (this.opts.onPart) session.on('part', this.opts.onPart);
+    const maxDurationMs = typeof this.opts.maxDurationMs === 'function' ? this.opts.maxDurationMs() : this.opts.maxDurationMs;
+    if (maxDurationMs > 0) {
+      this.maxTimers.set(id, setTimeout(() => void this.endChannel(event.channelId, 'max-duration'), maxDurationMs).unref());
     }
-    session.attach(event.internalUrl);
+    session.attach(event.tags);
     log.info({ renditions: plan.renditions.map((r) => r.name) }, 'live session started');
     await this.opts.bus.publish('stream.started', { sessionId: id, channelId: event.channelId, slug: event.slug, startedAt: session.startedAt.toISOString() });
   }
@@ -162,6 +206,14 @@ export class LiveManager {
     if (session && !session.ended) await session.end(reason);
   }
 
+  private async announceReady(session: LiveSession): Promise<void> {
+    while (!session.ended && !this.closing) {
+      if ((await session.waitForMaster(10_000)) === null) continue;
+      await this.opts.leases.markReady(session.id).catch((err) => this.opts.log.error({ err, session: session.id }, 'marking a live session ready failed'));
+      return;
+    }
+  }
+
   liveSession(channelId: string): LiveSession | null {
     const s = this.byChannel.get(channelId);
     return s && !s.ended ? s : null;
@@ -178,6 +230,7 @@ export class LiveManager {
 
   async close(): Promise<void> {
     this.closing = true;
+    await this.keeper.close();
     for (const t of [...this.graceTimers.values(), ...this.maxTimers.values()]) clearTimeout(t);
     await Promise.all([...this.byChannel.values()].map((s) => s.end('server-shutdown')));
   }
@@ -190,15 +243,21 @@ export class LiveManager {
     if (this.byChannel.get(session.channelId) === session) this.byChannel.delete(session.channelId);
     // Ended playlists stay answerable for a while so players see EXT-X-ENDLIST.
     setTimeout(() => this.byId.delete(session.id), 5 * 60_000).unref();
-    try {
-      await this.opts.db
-        .updateTable('live_sessions')
-        .set({ ended_at: new Date(), end_reason: reason, restarts: session.restartCount })
-        .where('id', '=', session.id)
-        .execute();
-      await this.opts.bus.publish('stream.ended', { sessionId: session.id, channelId: session.channelId, slug: session.slug, reason });
-    } catch (err) {
-      this.opts.log.error({ err, session: session.id }, 'recording the end of a live session failed');
+    if (!this.keeper.release(session.id)) return;
+    // The row must end, or the channel stays live in every listing: a database outage is waited out.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // false: ended elsewhere already (found node-lost), and announced there.
+        if (!(await this.opts.leases.end(session.id, reason, session.restartCount))) return;
+        break;
+      } catch (err) {
+        this.opts.log.error({ err, session: session.id, attempt }, 'recording the end of a live session failed; retrying');
+        if (this.closing && attempt >= 3) return;
+        await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5000)));
+      }
     }
+    await this.opts.bus
+      .publish('stream.ended', { sessionId: session.id, channelId: session.channelId, slug: session.slug, reason })
+      .catch((err) => this.opts.log.error({ err, session: session.id }, 'announcing the end of a live session failed'));
   }
 }

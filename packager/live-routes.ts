@@ -1,5 +1,6 @@
-// /api/v1/live: who is live now; /api/v1/channels/:slug/ingest-health: the owner's view of the
-// incoming stream (bitrate, fps, resolution, codec, keyframe interval and warnings).
+// /api/v1/live: who is live now, on any node (read from the database); /api/v1/channels/:slug/
+// ingest-health: the owner's view of the incoming stream (bitrate, fps, resolution, codec, keyframe
+// interval and warnings), answered by the node that ingests it.
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -10,14 +11,18 @@ import { AppError } from '../src/errors.ts';
 import { currentUser, requireUser } from '../src/http/auth-hook.ts';
 import { Slug, errors } from '../src/http/schemas.ts';
 import type { ViewerCounter } from './viewer-counter.ts';
+import type { LiveDirectory } from './live-directory.ts';
+import { PROXIED_HEADER, type OwnerProxy } from './owner-proxy.ts';
 
 export interface LiveRoutesOptions {
   accounts: AccountService;
   channels: ChannelService;
-  live: () => Array<Pick<LiveSessionView, 'snapshot'>>;
+  /** A session this node ingests, for its health; other nodes' sessions are read from the directory. */
   liveSession: (channelId: string) => Pick<LiveSessionView, 'snapshot'> | null;
-  viewers: ViewerCounter;
+  directory: Pick<LiveDirectory, 'live' | 'byChannel' | 'owner'>;
+  viewers: Pick<ViewerCounter, 'countAnywhere'>;
   publicUrl: string;
+  proxy?: OwnerProxy;
 }
 
 const LiveStatus = Type.Object({
@@ -32,16 +37,17 @@ export function playbackUrl(publicUrl: string, sessionId: string): string {
   return `${publicUrl}/hls/${sessionId}/master.m3u8`;
 }
 
-/** The live part of a channel's API body. */
-export function liveStatus(opts: Pick<LiveRoutesOptions, 'liveSession' | 'viewers' | 'publicUrl'>, channel: Channel) {
-  const session = opts.liveSession(channel.id)?.snapshot();
-  if (!session) return { live: false };
+/** The live part of a channel's API body: the same on every node. */
+export async function liveStatus(opts: Pick<LiveRoutesOptions, 'liveSession' | 'directory' | 'viewers' | 'publicUrl'>, channel: Channel) {
+  const here = opts.liveSession(channel.id)?.snapshot();
+  const entry = here ? { sessionId: here.id, startedAt: here.startedAt } : await opts.directory.byChannel(channel.id);
+  if (!entry) return { live: false };
   return {
     live: true,
-    sessionId: session.id,
-    startedAt: session.startedAt.toISOString(),
-    playbackUrl: playbackUrl(opts.publicUrl, session.id),
-    viewers: opts.viewers.count(session.id),
+    sessionId: entry.sessionId,
+    startedAt: entry.startedAt.toISOString(),
+    playbackUrl: playbackUrl(opts.publicUrl, entry.sessionId),
+    viewers: await opts.viewers.countAnywhere(entry.sessionId, here !== undefined),
   };
 }
 
@@ -64,19 +70,16 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (fastify,
       },
     },
     async () => {
-      const sessions = opts.live().map((s) => s.snapshot()).filter((s) => s.ready);
+      const sessions = await opts.directory.live();
       const rows = await Promise.all(
-        sessions.map(async (s) => {
-          const channel = await opts.channels.bySlug(s.slug);
-          return {
-            slug: s.slug,
-            title: channel?.title ?? '',
-            sessionId: s.id,
-            startedAt: s.startedAt.toISOString(),
-            playbackUrl: playbackUrl(opts.publicUrl, s.id),
-            viewers: opts.viewers.count(s.id),
-          };
-        }),
+        sessions.map(async (s) => ({
+          slug: s.slug,
+          title: s.title,
+          sessionId: s.sessionId,
+          startedAt: s.startedAt.toISOString(),
+          playbackUrl: playbackUrl(opts.publicUrl, s.sessionId),
+          viewers: await opts.viewers.countAnywhere(s.sessionId, opts.liveSession(s.channelId)?.snapshot().id === s.sessionId),
+        })),
       );
       return { live: rows.sort((a, b) => b.viewers - a.viewers) };
     },
@@ -108,12 +111,19 @@ export const liveRoutes: FastifyPluginAsync<LiveRoutesOptions> = async (fastify,
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const channel = await opts.channels.requireOwned(request.params.slug, currentUser(request).id);
       const session = opts.liveSession(channel.id)?.snapshot();
-      if (!session) throw new AppError('NOT_FOUND', 'The channel is not live.');
+      if (!session) {
+        // Ingested by another node: only it knows the incoming stream.
+        const elsewhere = opts.proxy && !request.headers[PROXIED_HEADER] ? await opts.directory.byChannel(channel.id) : null;
+        const owner = elsewhere ? await opts.directory.owner(elsewhere.sessionId) : null;
+        if (!owner) throw new AppError('NOT_FOUND', 'The channel is not live.');
+        await opts.proxy!.forward(request, reply, owner.ownerUrl, { authorization: request.headers.authorization ?? '' });
+        return reply;
+      }
       return {
-        ...liveStatus(opts, channel),
+        ...(await liveStatus(opts, channel)),
         uptimeS: Math.round((Date.now() - session.startedAt.getTime()) / 1000),
         restarts: session.restarts,
         ...session.health,

@@ -1,14 +1,22 @@
-// One live stream: its renditions' packagers and the ffmpeg run feeding them. A run that dies
-// while the publisher is still there is restarted (the playlists carry EXT-X-DISCONTINUITY);
+// One live stream: its renditions' packagers, the native muxers that make the source rendition(s)
+// straight from the publisher's messages, and the ffmpeg run that makes the transcoded ladder from
+// the same messages fed to its stdin. A run that dies while the publisher is still there is
+// restarted (its playlists carry EXT-X-DISCONTINUITY; the native renditions go on untouched);
 // too many failures in a row end the session with 'ffmpeg-failed'.
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
+import type { MuxerFragment, MuxerInit } from './cmaf-muxer.ts';
+import { estimateKbps } from './ffmpeg-args.ts';
+import { PeakBitrate } from './peak-bitrate.ts';
 import { FfmpegRun, type FfmpegExit } from './ffmpeg-run.ts';
+import { NativeSource, type NativeOutput, type SourceTag } from './native-source.ts';
 import { renderMasterPlaylist } from './master-playlist.ts';
 import { decideReload, type ReloadRequest } from './blocking-reload.ts';
 import { lastMsnAndPart, renderMediaPlaylist } from './ll-hls-playlist.ts';
-import { RenditionPackager, type MediaFragment, type SegmentEvent } from './rendition-packager.ts';
+import { RenditionPackager, type InitSection, type MediaFragment, type SegmentEvent } from './rendition-packager.ts';
+
+type InitSectionWithCodec = InitSection & { codec: string };
 import { StreamHealth } from './stream-health.ts';
 import type { LiveSnapshot, MediaPlaylistResult } from './live-session-view.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
@@ -19,8 +27,12 @@ export interface LiveSessionOptions {
   slug: string;
   mediaDir: string;
   ffmpegPath: string;
-  /** Builds the ffmpeg argv for an input; the same renditions every time. */
-  buildRun: (inputUrl: string) => { args: string[]; outputs: Array<{ name: string; fd: number }> };
+  /** The ladder's ffmpeg argv (reading fMP4 on stdin); the same renditions every time. Null: no ladder. */
+  buildRun: (() => { args: string[]; outputs: Array<{ name: string; fd: number }> }) | null;
+  /** Renditions muxed natively from the publisher's tracks, no ffmpeg. */
+  native: NativeOutput[];
+  /** The tracks the ladder is made from. */
+  ladderInput: { videoTrack: number; audioTrack: number | null } | null;
   renditions: RenditionInfo[];
   partTarget: number;
   segmentTarget: number;
@@ -33,13 +45,21 @@ export interface LiveSessionOptions {
 const holdMs = (packager: RenditionPackager) => Math.max(3000, packager.state.targetDuration * 3000);
 const FIRST_PART_WAIT_MS = 10_000;
 
-export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [SegmentEvent] }> {
+/** A publish's audio/video messages (the ingest's PublishTags). */
+export interface SourceTags {
+  subscribe(listener: (tag: SourceTag) => void, onEnd: () => void): () => void;
+}
+
+export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [SegmentEvent]; part: [string] }> {
   readonly startedAt = new Date();
   private readonly packagers = new Map<string, RenditionPackager>();
   readonly health = new StreamHealth();
   private readonly codecs = new Map<string, string>();
   private run: FfmpegRun | null = null;
-  private inputUrl: string | null = null;
+  private native: NativeSource | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly queues = new Map<string, Promise<void>>();
+  private readonly pictureSizes = new Map<string, { width: number; height: number }>();
   private failures = 0;
   private restarts = 0;
   private endReason: EndReason | null = null;
@@ -58,6 +78,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
         log: opts.log,
       });
       packager.on('segment', (e) => this.emit('segment', e));
+      packager.on('part', () => this.emit('part', r.name));
       this.packagers.set(r.name, packager);
     }
   }
@@ -82,25 +103,34 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     return this.restarts;
   }
 
-  /** The publisher is (back) on air: start ffmpeg on its stream. */
-  attach(inputUrl: string): void {
+  /** The publisher is (back) on air: mux its messages, and start the ladder's ffmpeg on them. */
+  attach(tags: SourceTags): void {
     if (this.ended) return;
-    this.inputUrl = inputUrl;
+    this.release();
+    const native = new NativeSource({
+      outputs: this.opts.native,
+      partTarget: this.opts.partTarget,
+      log: this.opts.log,
+      sink: { onInit: (name, init) => this.onInit(name, init), onFragment: (name, fragment) => this.onFragment(name, fragment) },
+    });
+    this.native = native;
     this.failures = 0;
+    this.unsubscribe = tags.subscribe((tag) => native.push(tag), () => {});
     this.startRun();
   }
 
   /** The publisher left; ffmpeg stops, the playlists wait for a reconnect or the end. */
   async detach(): Promise<void> {
-    this.inputUrl = null;
+    this.release();
     await this.run?.stop();
   }
 
   async end(reason: EndReason): Promise<void> {
     if (this.ended) return;
     this.endReason = reason;
-    this.inputUrl = null;
+    this.release();
     await this.run?.stop();
+    await Promise.all([...this.queues.values()]);
     await Promise.all([...this.packagers.values()].map((p) => p.end()));
     this.opts.log.info({ reason, restarts: this.restarts }, 'live session ended');
     this.emit('ended', reason);
@@ -135,10 +165,10 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
         .map((r) => ({
           name: r.name,
           uri: `${r.name}/index.m3u8`,
-          bandwidth: r.bandwidth,
-          averageBandwidth: Math.round(r.bandwidth * 0.85),
-          width: r.width,
-          height: r.height,
+          bandwidth: this.bandwidth(r),
+          averageBandwidth: Math.round(this.bandwidth(r) * 0.85),
+          width: this.pictureSizes.get(r.name)?.width ?? r.width,
+          height: this.pictureSizes.get(r.name)?.height ?? r.height,
           frameRate: r.frameRate,
           codecs: this.codecs.get(r.name)!,
         })),
@@ -239,29 +269,75 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     return renderMediaPlaylist(packager.state, { skip, renditionReports });
   }
 
+  /** Stops taking the publisher's messages; what the muxers hold becomes each rendition's last part. */
+  private release(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.native?.end();
+    this.native = null;
+  }
+
+  private onInit(name: string, init: MuxerInit | (InitSectionWithCodec & { width?: null })): Promise<void> {
+    return this.enqueue(name, async () => {
+      this.codecs.set(name, init.codec);
+      this.timescales.set(name, init.timescale);
+      if (init.width && init.height) this.pictureSizes.set(name, { width: init.width, height: init.height });
+      await this.packagers.get(name)?.onInit(init);
+    });
+  }
+
+  /**
+   * BANDWIDTH: the planned figure, raised to the peak rate measured over whole keyframe intervals
+   * (+10 %) once there is one; for a multitrack rendition, which has no plan, estimated from its
+   * picture size until then.
+   */
+  private bandwidth(r: RenditionInfo): number {
+    const peak = this.rates.get(r.name)?.peak ?? 0;
+    const size = this.pictureSizes.get(r.name);
+    const estimate = r.bandwidth > 0 || !size ? r.bandwidth : Math.round((estimateKbps(size.width, size.height, r.frameRate || 30) + 128) * 1100);
+    return Math.max(estimate, Math.round(peak * 1.1));
+  }
+
+  private readonly rates = new Map<string, PeakBitrate>();
+
+  private onFragment(name: string, fragment: MuxerFragment | MediaFragment): Promise<void> {
+    return this.enqueue(name, async () => {
+      let rate = this.rates.get(name);
+      if (!rate) this.rates.set(name, (rate = new PeakBitrate()));
+      rate.onFragment(fragment, this.timescales.get(name) ?? 0);
+      if (name === this.sourceRendition) this.health.onFragment(fragment, this.timescales.get(name) ?? 0);
+      await this.packagers.get(name)?.onFragment(fragment);
+    });
+  }
+
+  /** A rendition's inits and fragments are packaged strictly in order, one at a time. */
+  private enqueue(name: string, task: () => Promise<void>): Promise<void> {
+    const next = (this.queues.get(name) ?? Promise.resolve()).then(task).catch((err) => this.opts.log.error({ err, rendition: name }, 'packaging a fragment failed'));
+    this.queues.set(name, next);
+    return next;
+  }
+
   private startRun(): void {
-    if (!this.inputUrl || this.ended) return;
-    const { args, outputs } = this.opts.buildRun(this.inputUrl);
+    const native = this.native;
+    if (!native || this.ended || !this.opts.buildRun || !this.opts.ladderInput) return;
+    const { args, outputs } = this.opts.buildRun();
     const run = new FfmpegRun({
       ffmpegPath: this.opts.ffmpegPath,
       args,
       outputs,
+      stdin: true,
       log: this.opts.log,
-      onInit: async (name, init) => {
-        this.codecs.set(name, init.codec);
-        this.timescales.set(name, init.timescale);
-        await this.packagers.get(name)?.onInit(init);
-      },
+      onInit: (name, init) => this.onInit(name, init),
       onFragment: async (name, fragment: MediaFragment) => {
-        if (name === this.sourceRendition) this.health.onFragment(fragment, this.timescales.get(name) ?? 0);
         this.failures = 0;
-        await this.packagers.get(name)?.onFragment(fragment);
+        await this.onFragment(name, fragment);
       },
     });
     run.on('error', (err) => this.opts.log.error({ err }, 'ffmpeg could not start'));
     run.on('exit', (exit) => this.onExit(run, exit));
     this.run = run;
     run.start();
+    native.feedLadder({ ...this.opts.ladderInput, write: (data) => run.write(data) });
     this.opts.log.info({ ffmpegPid: run.pid }, 'ffmpeg started');
   }
 
@@ -274,7 +350,8 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   private onExit(run: FfmpegRun, exit: FfmpegExit): void {
     if (run !== this.run) return;
     this.run = null;
-    if (exit.requested || this.ended || !this.inputUrl) return;
+    this.native?.feedLadder(null);
+    if (exit.requested || this.ended || !this.native) return;
     this.failures += 1;
     this.opts.log.warn({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail, failures: this.failures }, 'ffmpeg exited unexpectedly');
     if (this.failures > this.opts.maxRestarts) {

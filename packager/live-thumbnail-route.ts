@@ -1,6 +1,7 @@
 // GET /api/v1/channels/:slug/thumbnail.jpg: a preview picture of a live channel for the home page,
 // the first frame of the newest complete segment of its smallest rendition. Made with ffmpeg at
 // most once per channel every CACHE_MS, however many people load the home page; 404 when offline.
+// A stream another node ingests is pictured by that node (its files are on its disk).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
@@ -11,6 +12,7 @@ import type { LiveSessionView, LiveSnapshot } from './live-session-view.ts';
 import type { Channel } from '../src/channels/channel-service.ts';
 import { AppError } from '../src/errors.ts';
 import { Slug, errors } from '../src/http/schemas.ts';
+import { PROXIED_HEADER, type OwnerProxy } from './owner-proxy.ts';
 
 export interface LiveThumbnailOptions {
   channels: { bySlug(slug: string): Promise<Channel | null> };
@@ -18,6 +20,8 @@ export interface LiveThumbnailOptions {
   /** MEDIA_DIR: live files are under MEDIA_DIR/live/<session>/<rendition>/ */
   mediaDir: string;
   ffmpegPath: string;
+  /** The node serving a channel's stream when it is not here, and how to ask it. */
+  remote?: { owner: (channelId: string) => Promise<{ ownerUrl: string } | null>; proxy: OwnerProxy };
 }
 
 export const CACHE_MS = 10_000;
@@ -66,7 +70,10 @@ export const liveThumbnailRoute: FastifyPluginAsync<LiveThumbnailOptions> = asyn
       const session = opts.liveSession(channel.id);
       if (!session) {
         cache.delete(channel.id);
-        throw new AppError('NOT_FOUND', 'The channel is not live.');
+        const owner = opts.remote && !request.headers[PROXIED_HEADER] ? await opts.remote.owner(channel.id) : null;
+        if (!owner) throw new AppError('NOT_FOUND', 'The channel is not live.');
+        await opts.remote!.proxy.forward(request, reply, owner.ownerUrl);
+        return reply;
       }
       const now = Date.now();
       for (const [id, entry] of cache) if (now - entry.at > CACHE_MS * 6) cache.delete(id);

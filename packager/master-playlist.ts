@@ -35,9 +35,10 @@ export function renderMasterPlaylist(renditions: readonly Rendition[]): string {
     const attributes = [
       `BANDWIDTH=${Math.ceil(r.bandwidth)}`,
       `AVERAGE-BANDWIDTH=${Math.ceil(r.averageBandwidth)}`,
-      `RESOLUTION=${Math.round(r.width)}x${Math.round(r.height)}`,
+      // an audio-only rendition has neither
+      ...(r.width > 0 && r.height > 0 ? [`RESOLUTION=${Math.round(r.width)}x${Math.round(r.height)}`] : []),
       // §4.4.6.2: "rounded to three decimal places"
-      `FRAME-RATE=${r.frameRate.toFixed(3)}`,
+      ...(r.frameRate > 0 ? [`FRAME-RATE=${r.frameRate.toFixed(3)}`] : []),
       `CODECS="${r.codecs}"`,
     ];
     lines.push(`#EXT-X-STREAM-INF:${attributes.join(',')}`, r.uri);

@@ -42,7 +42,7 @@ export interface SegmentEvent {
   mapUri: string;
 }
 
-export class RenditionPackager extends EventEmitter<{ update: []; segment: [SegmentEvent]; init: [{ rendition: string; file: string; uri: string }] }> {
+export class RenditionPackager extends EventEmitter<{ update: []; part: []; segment: [SegmentEvent]; init: [{ rendition: string; file: string; uri: string }] }> {
   readonly state: MediaPlaylistState;
   private timescale = 0;
   private generation = -1;
@@ -127,6 +127,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; segment: [Segm
     this.state.pendingParts = this.pending.map((p) => p.part);
     this.state.nextPartUri = `part-${this.nextPart}.m4s`;
     this.emit('update');
+    this.emit('part');
   }
 
   /** Ends the playlist: what is pending becomes the last segment, and EXT-X-ENDLIST is written. */

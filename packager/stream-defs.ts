@@ -13,7 +13,21 @@ export interface RenditionInfo {
   passthrough: boolean;
 }
 
-export type EndReason = 'unpublished' | 'publisher-lost' | 'ffmpeg-failed' | 'key-rotated' | 'max-duration' | 'server-shutdown' | 'server-restart' | 'storage-quota';
+export type EndReason =
+  | 'unpublished'
+  | 'publisher-lost'
+  | 'ffmpeg-failed'
+  | 'key-rotated'
+  | 'max-duration'
+  | 'server-shutdown'
+  | 'server-restart'
+  | 'storage-quota'
+  /** the owning node stopped renewing its lease (crashed, cut off); ended by another node */
+  | 'node-lost'
+  /** an admin suspended the channel's owner */
+  | 'suspended'
+  /** an admin ended the stream from the admin page */
+  | 'ended-by-admin';
 
 /** Parts, segments and init files: names are unique per session (and per VOD), so they never change. */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';

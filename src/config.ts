@@ -27,6 +27,13 @@ export const CONFIG_VARS = {
   PUBLIC_URL: { default: '', meaning: 'Base URL viewers use (e.g. https://live.example.com); empty means relative URLs.' },
   DATA_DIR: { default: './data', meaning: 'Where embedded data lives: PGlite database, local storage, generated secret.' },
   MEDIA_DIR: { default: '', meaning: 'Live media files (parts, segments); empty means DATA_DIR/media.' },
+  NODE_ID: { default: '', meaning: 'This node\'s id among several sharing one database (letters, digits, - and _); empty means generated once into DATA_DIR/node-id.' },
+  NODE_URL: {
+    default: '',
+    meaning: 'Internal base URL other nodes reach this one at, to proxy the playlists and media of streams it ingests (e.g. http://app1:8080); empty means http://HOST:PORT as bound (loopback for 0.0.0.0).',
+  },
+  LIVE_LEASE_S: { default: '15', meaning: 'A node renews the lease on its live streams every few seconds (five times per lease); a stream whose node stops renewing for this long is ended as node-lost by another node.' },
+  NODE_LOST_FINALIZE_S: { default: '60', meaning: 'When a stream\'s node was lost, another node finalises its VOD from what reached storage (marked interrupted) after this many seconds, unless the node comes back first.' },
   DATABASE_URL: { default: '', meaning: 'PostgreSQL URL; empty means embedded PGlite under DATA_DIR/pglite.' },
   REDIS_URL: { default: '', meaning: 'Redis URL for pub/sub, counters, rate limits and the BullMQ job queues; empty means in-process (jobs kept in the database).' },
   REDIS_PREFIX: { default: 'spillway:', meaning: 'Prefix of every Redis key and channel, so several deployments can share one Redis.' },
@@ -54,15 +61,39 @@ export const CONFIG_VARS = {
     meaning: 'in-process: the server uploads recordings itself; external: run `npm run archiver` beside it (exactly one archiver per MEDIA_DIR).',
   },
   CHANNEL_STORAGE_LIMIT_MB: { default: '0', meaning: 'Recorded storage a channel may use, in MiB (0: no limit); at the limit a stream ends and new ones are refused.' },
+  UPLOAD_MAX_MB: { default: '8192', meaning: 'Largest video file a creator may upload, in MiB; refused before any byte is accepted.' },
+  UPLOAD_MAX_DURATION_S: { default: '14400', meaning: 'Longest uploaded video, in seconds; a longer one ends failed with a reason.' },
+  UPLOAD_EXPIRY_H: { default: '24', meaning: 'Hours an unfinished upload is kept; then it and its VOD are removed.' },
+  UPLOADS_PER_USER: { default: '3', meaning: 'Uploads one account may have in progress at once.' },
+  WORKER: {
+    default: 'in-process',
+    meaning: 'in-process: the server runs transcoding jobs itself; external: run `npm run worker` processes beside it (any number, on any machine sharing REDIS_URL).',
+  },
+  WORKER_CONCURRENCY: { default: '1', meaning: 'Transcoding jobs one worker process (or the in-process worker) runs at once.' },
   CHAT_MAX_SOCKETS_PER_IP: {
     default: '100',
     meaning: 'Chat WebSockets one address (an IPv6 /64) may hold open on one server; more are refused with 429 before the upgrade.',
   },
   CHAT_MAX_SOCKETS_PER_USER: { default: '10', meaning: 'Chat WebSockets one account may sign in on one server; a further auth frame is refused.' },
+  WEBHOOK_ALLOW_PRIVATE: {
+    default: 'false',
+    meaning: 'Let webhooks target private, loopback and link-local addresses, and plain http:// (tests, closed networks only: it opens server-side request forgery).',
+  },
   TRUST_PROXY: { default: 'false', meaning: 'Trust X-Forwarded-* headers (set true behind nginx).' },
   LOG_LEVEL: { default: 'info', meaning: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
   LOGIN_RATE_LIMIT: { default: '10', meaning: 'Login attempts allowed per IP and per account in LOGIN_RATE_WINDOW_S.' },
   LOGIN_RATE_WINDOW_S: { default: '300', meaning: 'Window of the login rate limit, in seconds.' },
+  SMTP_URL: {
+    default: '',
+    meaning: 'Outgoing mail server (smtp:// or smtps://user:pass@host:port); empty means mail is written under DATA_DIR/mail/ and its link logged. When set, new accounts verify their email before they may stream.',
+  },
+  MAIL_FROM: { default: 'Spillway <no-reply@localhost>', meaning: 'Sender of password-reset and verification mail.' },
+  ADMIN_USERNAME: { default: '', meaning: 'This account is made an instance admin at start and when it signs up; empty means the first account is admin.' },
+  INSTANCE_NAME: { default: 'Spillway', meaning: "The instance's name, until an admin changes it on the admin page." },
+  REGISTRATION: {
+    default: 'open',
+    meaning: 'Who may sign up, until an admin changes it: open, approval (an admin approves each account), invite (invite links only) or closed.',
+  },
 } as const satisfies Record<string, VarSpec>;
 
 export type ConfigVar = keyof typeof CONFIG_VARS;
@@ -74,6 +105,12 @@ export interface Config {
   publicUrl: string;
   dataDir: string;
   mediaDir: string;
+  /** null: generated once into DATA_DIR/node-id (src/node-identity.ts) */
+  nodeId: string | null;
+  /** null: derived from the bound address once the server listens */
+  nodeUrl: string | null;
+  leaseMs: number;
+  nodeLostFinalizeMs: number;
   databaseUrl: string | null;
   redisUrl: string | null;
   redisPrefix: string;
@@ -85,11 +122,29 @@ export interface Config {
   archiver: 'in-process' | 'external';
   /** Bytes of recordings a channel may keep; null: no limit. */
   channelStorageLimitBytes: number | null;
+  uploads: UploadConfig;
+  worker: 'in-process' | 'external';
+  workerConcurrency: number;
   logLevel: string;
   loginRateLimit: number;
   loginRateWindowS: number;
   chatMaxSocketsPerIp: number;
   chatMaxSocketsPerUser: number;
+  mail: MailConfig;
+  /** Made admin at start and at sign-up; null: the first account is admin. */
+  adminUsername: string | null;
+  instanceName: string;
+  registration: RegistrationPolicy;
+  webhookAllowPrivate: boolean;
+}
+
+export type RegistrationPolicy = 'open' | 'approval' | 'invite' | 'closed';
+export const REGISTRATION_POLICIES: readonly RegistrationPolicy[] = ['open', 'approval', 'invite', 'closed'];
+
+export interface MailConfig {
+  /** null: mail goes to files under DATA_DIR/mail/ */
+  smtpUrl: string | null;
+  from: string;
 }
 
 export interface LiveConfig {
@@ -101,6 +156,13 @@ export interface LiveConfig {
   windowSegments: number;
   graceMs: number;
   maxDurationMs: number;
+}
+
+export interface UploadConfig {
+  maxBytes: number;
+  maxDurationS: number;
+  expiryMs: number;
+  perUser: number;
 }
 
 export interface S3Config {
@@ -150,6 +212,9 @@ export function loadConfig(env: Env = process.env): Config {
 
   const dataDir = path.resolve(raw('DATA_DIR'));
   const mediaDir = raw('MEDIA_DIR') === '' ? path.join(dataDir, 'media') : path.resolve(raw('MEDIA_DIR'));
+
+  const nodeId = raw('NODE_ID');
+  if (nodeId !== '' && !/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new ConfigError('NODE_ID', `expected 1 to 64 letters, digits, - or _, got "${nodeId}"`);
 
   const secretText = raw('SECRET_KEY');
   if (secretText !== '' && !/^[0-9a-fA-F]{64}$/.test(secretText)) {
@@ -203,14 +268,35 @@ export function loadConfig(env: Env = process.env): Config {
   const archiver = raw('ARCHIVER');
   if (archiver !== 'in-process' && archiver !== 'external') throw new ConfigError('ARCHIVER', `expected in-process or external, got "${archiver}"`);
   const storageLimitMb = int('CHANNEL_STORAGE_LIMIT_MB', 0, 1024 * 1024 * 1024);
+  const worker = raw('WORKER');
+  if (worker !== 'in-process' && worker !== 'external') throw new ConfigError('WORKER', `expected in-process or external, got "${worker}"`);
+
+  const registration = raw('REGISTRATION') as RegistrationPolicy;
+  if (!REGISTRATION_POLICIES.includes(registration)) throw new ConfigError('REGISTRATION', `expected one of ${REGISTRATION_POLICIES.join(', ')}, got "${registration}"`);
+  const adminUsername = raw('ADMIN_USERNAME');
+  if (adminUsername !== '' && !/^[A-Za-z0-9_]{3,25}$/.test(adminUsername)) throw new ConfigError('ADMIN_USERNAME', `"${adminUsername}" is not a username (3–25 letters, digits or underscores)`);
+  const mailFrom = raw('MAIL_FROM');
+  if (!/@/.test(mailFrom) || /[\r\n]/.test(mailFrom)) throw new ConfigError('MAIL_FROM', `expected an address such as "Spillway <no-reply@example.com>", got "${mailFrom}"`);
+  const instanceName = raw('INSTANCE_NAME');
+  if (instanceName.length > 100) throw new ConfigError('INSTANCE_NAME', 'at most 100 characters');
+
+  const smtpUrl = url('SMTP_URL', ['smtp:', 'smtps:']);
+  const publicUrl = url('PUBLIC_URL', ['http:', 'https:']) ?? '';
+  // Links in mail are built from PUBLIC_URL, never from a request's Host header, which anyone can
+  // set (a reset link pointing at an attacker's host would hand them the token).
+  if (smtpUrl && publicUrl === '') throw new ConfigError('PUBLIC_URL', 'must be set when SMTP_URL is: links in mail point there');
 
   return {
     host: raw('HOST'),
     port: int('PORT', 0, 65535),
     rtmpPort: int('RTMP_PORT', 0, 65535),
-    publicUrl: url('PUBLIC_URL', ['http:', 'https:']) ?? '',
+    publicUrl,
     dataDir,
     mediaDir,
+    nodeId: nodeId === '' ? null : nodeId,
+    nodeUrl: url('NODE_URL', ['http:', 'https:']),
+    leaseMs: int('LIVE_LEASE_S', 3, 600) * 1000,
+    nodeLostFinalizeMs: int('NODE_LOST_FINALIZE_S', 0, 86400) * 1000,
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     redisPrefix: raw('REDIS_PREFIX'),
@@ -221,10 +307,23 @@ export function loadConfig(env: Env = process.env): Config {
     live,
     archiver,
     channelStorageLimitBytes: storageLimitMb === 0 ? null : storageLimitMb * 1024 * 1024,
+    uploads: {
+      maxBytes: int('UPLOAD_MAX_MB', 1, 5 * 1024 * 1024) * 1024 * 1024,
+      maxDurationS: int('UPLOAD_MAX_DURATION_S', 1, 7 * 86400),
+      expiryMs: int('UPLOAD_EXPIRY_H', 1, 24 * 30) * 3600 * 1000,
+      perUser: int('UPLOADS_PER_USER', 1, 100),
+    },
+    worker,
+    workerConcurrency: int('WORKER_CONCURRENCY', 1, 64),
     logLevel,
     loginRateLimit: int('LOGIN_RATE_LIMIT', 1, 100000),
     loginRateWindowS: int('LOGIN_RATE_WINDOW_S', 1, 86400),
     chatMaxSocketsPerIp: int('CHAT_MAX_SOCKETS_PER_IP', 1, 1_000_000),
     chatMaxSocketsPerUser: int('CHAT_MAX_SOCKETS_PER_USER', 1, 1_000_000),
+    mail: { smtpUrl, from: mailFrom },
+    adminUsername: adminUsername === '' ? null : adminUsername,
+    instanceName,
+    registration,
+    webhookAllowPrivate: bool('WEBHOOK_ALLOW_PRIVATE'),
   };
 }

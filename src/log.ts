@@ -8,6 +8,8 @@ export type { Logger };
 const SECRET_FIELDS = [
   'password',
   'newPassword',
+  'currentPassword',
+  'inviteCode',
   'token',
   'accessToken',
   'refreshToken',

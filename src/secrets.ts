@@ -9,11 +9,21 @@ export interface ServerKeys {
   jwt: Buffer;
   streamKeyHmac: Buffer;
   streamKeyCipher: Buffer;
+  /** Encrypts webhook signing secrets at rest (social/). */
+  webhookSecretCipher: Buffer;
+  /** Hashes anonymous viewers (address and agent, or a cookie) for view counting, so neither is kept raw. */
+  viewerHash: Buffer;
 }
 
 export function deriveKeys(secret: Buffer): ServerKeys {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), `spillway ${info}`, 32));
-  return { jwt: derive('jwt'), streamKeyHmac: derive('stream-key-hmac'), streamKeyCipher: derive('stream-key-cipher') };
+  return {
+    jwt: derive('jwt'),
+    streamKeyHmac: derive('stream-key-hmac'),
+    streamKeyCipher: derive('stream-key-cipher'),
+    webhookSecretCipher: derive('webhook-secret-cipher'),
+    viewerHash: derive('viewer-hash'),
+  };
 }
 
 export async function loadServerSecret(configured: Buffer | null, dataDir: string): Promise<Buffer> {

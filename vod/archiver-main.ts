@@ -2,6 +2,7 @@
 // (same environment variables). Run the server with it only if the server does not archive itself.
 import type { MigrationTables } from '../src/db/migrate.ts';
 import { narrow } from '../src/db/narrow.ts';
+import { loadNodeId } from '../src/node-identity.ts';
 import { createLogger, logDestination } from '../src/log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from '../src/process-entry.ts';
 import { Archiver } from './archiver.ts';
@@ -16,6 +17,9 @@ async function main(): Promise<void> {
   const archiver = new Archiver({
     mediaDir: config.mediaDir,
     store: new VodStore(narrow(database.db).to<VodDb>()),
+    // The same DATA_DIR as the server beside it, so the same node id: it finalises that node's sessions.
+    nodeId: await loadNodeId(config.nodeId, config.dataDir),
+    nodeLostFinalizeMs: config.nodeLostFinalizeMs,
     storage,
     bus,
     log,

@@ -17,10 +17,15 @@ import { TileMaker } from './tile-maker.ts';
 import { finalizeVod } from './vod-finalizer.ts';
 import { tileRendition } from './vod-thumbnails.ts';
 import type { RecordedSession, VodStore } from './vod-store.ts';
+import type { FinalizedMetrics } from './vod-metrics.ts';
 
 export interface ArchiverOptions {
   mediaDir: string;
   store: VodStore;
+  /** This node: only its own sessions are finalised here, and those of nodes lost long enough. */
+  nodeId: string;
+  /** NODE_LOST_FINALIZE_S: how long a lost node's sessions wait for it before another node finalises them. */
+  nodeLostFinalizeMs: number;
   storage: Storage;
   log: Logger;
   ffmpegPath: string;
@@ -35,6 +40,8 @@ export interface ArchiverOptions {
   /** How long a finished session's directory stays (the server answers its ended live playlist a while). */
   retainEndedMs?: number;
   backoff?: BackoffPolicy;
+  /** Told of every VOD this archiver finalises (/metrics). */
+  metrics?: FinalizedMetrics;
 }
 
 interface SessionState {
@@ -52,6 +59,8 @@ const RECORDED_FILE = /^(init-\d+\.mp4|seg-\d+\.m4s)$/;
 const WINDOW_MARGIN = 3;
 // Inside a session directory, beside the renditions (which the RENDITION pattern keeps it out of).
 const TILE_DIR = '.tiles';
+// A finalisation claim older than this was left by a finaliser that died; another may take it.
+const CLAIM_STALE_MS = 10 * 60_000;
 
 export class Archiver {
   private readonly liveDir: string;
@@ -239,28 +248,33 @@ export class Archiver {
 
   private async finalizeEnded(): Promise<void> {
     if (this.closed) return;
-    let ended: Array<{ sessionId: string; vodId: string }>;
+    let ended: Array<{ sessionId: string; vodId: string; interrupted: boolean }>;
     try {
-      ended = await this.opts.store.endedUnfinished();
+      ended = await this.opts.store.endedUnfinished(this.opts.nodeId, this.opts.nodeLostFinalizeMs);
     } catch (err) {
       this.opts.log.error({ err }, 'looking for ended sessions failed');
       return;
     }
-    for (const { sessionId } of ended) {
+    for (const { sessionId, interrupted } of ended) {
       if (this.finalizing.has(sessionId)) continue;
-      const run = this.finalize(sessionId)
+      const run = this.finalize(sessionId, interrupted)
         .catch((err) => this.opts.log.error({ err, session: sessionId }, 'finalising a VOD failed; retrying at the next poll'))
         .finally(() => this.finalizing.delete(sessionId));
       this.finalizing.set(sessionId, run);
     }
   }
 
-  private async finalize(sessionId: string): Promise<void> {
+  private async finalize(sessionId: string, interrupted: boolean): Promise<void> {
     const state = await this.session(sessionId);
     if (!state.recorded) return;
     const vod = state.recorded.vod;
     const log = this.opts.log.child({ session: sessionId, vod: vod.id });
-    await this.opts.store.setStatus(vod.id, 'finalizing');
+    // One finaliser per VOD, whichever nodes and archivers see the session end.
+    if (!(await this.opts.store.claimFinalization(vod.id, this.opts.nodeId, CLAIM_STALE_MS))) return;
+    if (interrupted) {
+      log.warn('finalising the VOD of a lost node from what reached storage; it is marked interrupted');
+      await this.opts.store.markInterrupted(vod.id);
+    }
     // Everything the packager wrote is on disk by now (it ends before the session row does).
     await Promise.all((await this.renditionDirs(sessionId)).map((name) => this.recorder(sessionId, state, name).drain()));
     if (this.closed) return;
@@ -269,13 +283,18 @@ export class Archiver {
     const fresh = await this.opts.store.ensureVod(sessionId);
     if (!fresh || fresh.vod.deleted_at) return;
     const tiles = tileRendition(fresh.renditions);
-    await finalizeVod(
+    const result = await finalizeVod(
       { storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log },
       fresh.vod,
       path.join(this.liveDir, sessionId),
       fresh.renditions,
       { rendition: tiles, dir: tiles ? path.join(this.liveDir, sessionId, TILE_DIR, tiles) : null, settled: tilesSettled },
     );
+    this.opts.metrics?.onFinalized(result, interrupted);
+    // Announced for followers' notifications and webhooks (social/); a bus outage loses only that.
+    if (result === 'ready') {
+      await this.opts.bus?.publish('vod.ready', { vodId: fresh.vod.id, channelId: fresh.vod.channel_id }).catch((err) => log.warn({ err }, 'announcing vod.ready failed'));
+    }
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
     await state.tiles?.close();
     this.unwatch(path.join(this.liveDir, sessionId));

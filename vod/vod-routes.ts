@@ -1,6 +1,7 @@
 // /api/v1/vods: recorded streams. Anyone lists and reads public VODs (unlisted ones by id); the
 // channel owner sees all of theirs, renames them, changes their visibility and deletes them
 // (objects included). Private media is reached only through a signed, expiring playback URL.
+import { deleteRecording } from './vod-delete.ts';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { sql, type Kysely } from 'kysely';
@@ -19,7 +20,13 @@ export interface VodRoutesOptions {
   accounts: AccountService;
   signer: VodUrlSigner;
   publicUrl: string;
+  /** Stops an upload's job and removes its source (null when uploads are not wired in). */
+  uploads: { discard(vod: VodRow): Promise<void>; cancel(vod: VodRow): Promise<void> } | null;
+  /** What other rooms add to a VOD's body (social/: counts, the viewer's like and resume point), by VOD id. */
+  extras?: VodExtras;
 }
+
+export type VodExtras = (vodIds: string[], viewerId: string | null) => Promise<Map<string, Record<string, unknown>>>;
 
 /** Lifetime of a private VOD's signed playback URL. */
 export const SIGNED_URL_TTL_S = 6 * 3600;
@@ -29,15 +36,28 @@ export const VodBody = Type.Object({
   id: Type.String(),
   title: Type.String(),
   channel: Type.Object({ slug: Type.String(), title: Type.String() }),
-  status: Type.String({ enum: ['recording', 'finalizing', 'ready', 'failed'] }),
+  source: Type.String({ enum: ['recording', 'upload'] }),
+  status: Type.String({ enum: ['recording', 'finalizing', 'uploading', 'processing', 'ready', 'failed'] }),
+  description: Type.String(),
+  progress: Type.Number({ description: 'uploading: percent of the file received; processing: percent transcoded' }),
+  failureReason: Type.Union([Type.String(), Type.Null()]),
   visibility: Type.String({ enum: ['public', 'unlisted', 'private'] }),
   startedAt: Type.String({ format: 'date-time' }),
   durationS: Type.Number(),
+  /** Finalised by another node after the streaming node was lost: may end before the stream did. */
+  interrupted: Type.Boolean(),
   sizeBytes: Type.Integer(),
   renditions: Type.Array(Type.Object({ name: Type.String(), width: Type.Integer(), height: Type.Integer(), bandwidth: Type.Integer() })),
   thumbnailUrl: Type.Union([Type.String(), Type.Null()]),
   previewTrackUrl: Type.Union([Type.String(), Type.Null()]),
   playbackUrl: Type.Union([Type.String(), Type.Null()]),
+  // Added by social/ through `extras` (which also repeats `description`).
+  tags: Type.Optional(Type.Array(Type.String())),
+  likeCount: Type.Optional(Type.Integer()),
+  viewCount: Type.Optional(Type.Integer()),
+  commentCount: Type.Optional(Type.Integer()),
+  liked: Type.Optional(Type.Boolean()),
+  resumeAtS: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
 });
 
 export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, opts) => {
@@ -56,16 +76,25 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       id: vod.id,
       title: vod.title,
       channel: { slug: vod.slug, title: vod.channel_title },
+      source: vod.source,
       status: vod.status,
+      description: vod.description,
+      progress: progressOf(vod),
+      failureReason: vod.failure_reason,
       visibility: vod.visibility,
       startedAt: vod.started_at.toISOString(),
       durationS: vod.duration_s,
+      interrupted: vod.interrupted,
       sizeBytes: vod.size_bytes,
       renditions: vod.renditions.map((r) => ({ name: r.name, width: r.width, height: r.height, bandwidth: r.bandwidth })),
       thumbnailUrl: ready && vod.thumbnail_key ? mediaUrl(vod, 'poster.jpg') : null,
       previewTrackUrl: ready && vod.thumbnail_key ? mediaUrl(vod, 'thumbnails.vtt') : null,
       playbackUrl: ready ? mediaUrl(vod, 'master.m3u8') : null,
     };
+  };
+  const withExtras = async (vods: VodRow[], viewerId: string | null) => {
+    const extra = opts.extras && vods.length ? await opts.extras(vods.map((v) => v.id), viewerId) : new Map<string, Record<string, unknown>>();
+    return vods.map((v) => ({ ...body(v), ...extra.get(v.id) }));
   };
   const visible = (request: FastifyRequest, id: string) => findVisibleVod(db, opts.accounts, request, id);
   const owned = async (request: FastifyRequest, id: string) => {
@@ -101,14 +130,17 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       if (cursor) query = query.where(sql<boolean>`(vods.started_at, vods.id) < (select c.started_at, c.id from vods c where c.id = ${cursor})`);
       const rows = await query.orderBy('vods.started_at', 'desc').orderBy('vods.id', 'desc').limit(limit + 1).execute();
       const page = rows.slice(0, limit);
-      return { vods: page.map(body), nextCursor: rows.length > limit ? page.at(-1)!.id : null };
+      return { vods: await withExtras(page, viewer?.id ?? null), nextCursor: rows.length > limit ? page.at(-1)!.id : null };
     },
   );
 
   app.get(
     '/vods/:id',
     { schema: { tags: ['vods'], params: Type.Object({ id: VodId }), response: { 200: VodBody, ...errors(400, 401, 403, 404) } } },
-    async (request) => body((await visible(request, request.params.id)).vod),
+    async (request) => {
+      const { vod, viewer } = await visible(request, request.params.id);
+      return (await withExtras([vod], viewer?.id ?? null))[0]!;
+    },
   );
 
   app.patch(
@@ -139,6 +171,27 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
     },
   );
 
+  app.post(
+    '/vods/:id/cancel',
+    {
+      schema: {
+        tags: ['vods'],
+        summary: 'Stop an upload (still arriving or being transcoded): it ends failed and its file is removed; delete the VOD to remove it from the list.',
+        security: [{ bearer: [] }],
+        params: Type.Object({ id: VodId }),
+        response: { 200: VodBody, ...errors(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const vod = await owned(request, request.params.id);
+      if (vod.source !== 'upload' || (vod.status !== 'uploading' && vod.status !== 'processing') || !opts.uploads) {
+        throw new AppError('BAD_REQUEST', 'Only an upload still in progress can be cancelled.');
+      }
+      await opts.uploads.cancel(vod);
+      return body((await vodQuery(db).where('vods.id', '=', vod.id).executeTakeFirst())!);
+    },
+  );
+
   app.delete(
     '/vods/:id',
     { schema: { tags: ['vods'], security: [{ bearer: [] }], params: Type.Object({ id: VodId }), response: { 204: Type.Null(), ...errors(400, 401, 403, 404) } } },
@@ -147,12 +200,17 @@ export const vodRoutes: FastifyPluginAsync<VodRoutesOptions> = async (fastify, o
       if (vod.status === 'recording' || vod.status === 'finalizing') {
         throw new AppError('BAD_REQUEST', 'The VOD is still being recorded; delete it once it is ready.');
       }
-      // Hidden first, so nobody is sent to objects that are going away.
-      await db.updateTable('vods').set({ deleted_at: new Date() }).where('id', '=', vod.id).execute();
-      for (const object of await storage.list(`${vod.storage_prefix}/`)) await storage.remove(object.key);
-      await db.deleteFrom('vod_uploads').where('vod_id', '=', vod.id).execute();
+      // Hidden first, so nobody is sent to objects that are going away (and a running job sees it).
+      await deleteRecording(db, storage, vod, () => opts.uploads?.discard(vod));
       request.log.info({ vod: vod.id }, 'VOD deleted');
       return reply.status(204).send(null);
     },
   );
 };
+
+function progressOf(vod: VodRow): number {
+  if (vod.status === 'ready') return 100;
+  if (vod.status === 'uploading') return vod.upload_size ? Math.floor((Number(vod.upload_offset) / Number(vod.upload_size)) * 1000) / 10 : 0;
+  if (vod.status === 'processing') return vod.progress;
+  return 0;
+}

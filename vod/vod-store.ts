@@ -2,7 +2,7 @@
 // Everything the archiver knows survives in these two tables and on disk, so a restarted archiver
 // (in the server or in its own process) carries on where the last one stopped.
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { VodDb } from './vod-tables.ts';
 import type { VodRendition, VodUploadsTable, VodsTable } from './vod-tables.ts';
 import type { RenditionInfo } from '../packager/stream-defs.ts';
@@ -46,17 +46,77 @@ export class VodStore {
     return { vod, endedAt: session.ended_at, renditions: (session.renditions as RenditionInfo[] | null) ?? [] };
   }
 
-  /** VODs still recording (or interrupted while finalising) whose live session has ended. */
-  async endedUnfinished(): Promise<Array<{ sessionId: string; vodId: string }>> {
+  /**
+   * VODs still recording (or interrupted while finalising) whose live session has ended and that
+   * this node should finalise: its own sessions, and those of a node lost more than `lostAfterMs`
+   * ago (`interrupted`: finalised from what reached storage). Another node's session that ended
+   * normally is its own to finish: it may still be uploading a backlog.
+   */
+  async endedUnfinished(nodeId: string, lostAfterMs: number): Promise<Array<{ sessionId: string; vodId: string; interrupted: boolean }>> {
     const rows = await this.db
       .selectFrom('vods')
       .innerJoin('live_sessions', 'live_sessions.id', 'vods.live_session_id')
-      .select(['vods.id', 'vods.live_session_id'])
+      .select(['vods.id', 'vods.live_session_id', 'live_sessions.owner_node'])
       .where('vods.status', 'in', ['recording', 'finalizing'])
       .where('vods.deleted_at', 'is', null)
       .where('live_sessions.ended_at', 'is not', null)
+      .where((eb) =>
+        eb.or([
+          eb('live_sessions.owner_node', '=', nodeId),
+          eb('live_sessions.owner_node', 'is', null),
+          eb.and([
+            eb('live_sessions.end_reason', '=', 'node-lost'),
+            eb('live_sessions.ended_at', '<', sql<Date>`now() - ${lostAfterMs} * interval '1 millisecond'`),
+          ]),
+        ]),
+      )
       .execute();
-    return rows.map((r) => ({ sessionId: r.live_session_id, vodId: r.id }));
+    return rows.map((r) => ({ sessionId: r.live_session_id!, vodId: r.id, interrupted: r.owner_node !== null && r.owner_node !== nodeId }));
+  }
+
+  /**
+   * Takes the VOD's finalisation for this node: true for exactly one node. A claim this node took
+   * before a restart is its own again; another node's claim only once it is `staleMs` old.
+   */
+  async claimFinalization(vodId: string, nodeId: string, staleMs: number): Promise<boolean> {
+    const rows = await this.db
+      .updateTable('vods')
+      .set({ status: 'finalizing', finalizer_node: nodeId, finalize_claimed_at: sql`now()` })
+      .where('id', '=', vodId)
+      .where('deleted_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          eb('status', '=', 'recording'),
+          eb.and([
+            eb('status', '=', 'finalizing'),
+            eb.or([
+              eb('finalizer_node', 'is', null),
+              eb('finalizer_node', '=', nodeId),
+              eb('finalize_claimed_at', '<', sql<Date>`now() - ${staleMs} * interval '1 millisecond'`),
+            ]),
+          ]),
+        ]),
+      )
+      .returning('id')
+      .execute();
+    return rows.length === 1;
+  }
+
+  /** Files of this node's sessions waiting for upload, and when the oldest was complete on disk. */
+  async uploadBacklog(nodeId: string): Promise<{ pending: number; oldestReadyAt: Date | null }> {
+    const row = await this.db
+      .selectFrom('vod_uploads')
+      .innerJoin('vods', 'vods.id', 'vod_uploads.vod_id')
+      .innerJoin('live_sessions', 'live_sessions.id', 'vods.live_session_id')
+      .select((eb) => [eb.fn.countAll<string | number>().as('pending'), eb.fn.min('vod_uploads.file_ready_at').as('oldest')])
+      .where('vod_uploads.state', '=', 'pending')
+      .where('live_sessions.owner_node', '=', nodeId)
+      .executeTakeFirstOrThrow();
+    return { pending: Number(row.pending), oldestReadyAt: row.oldest ? new Date(row.oldest as Date | string) : null };
+  }
+
+  async markInterrupted(vodId: string): Promise<void> {
+    await this.db.updateTable('vods').set({ interrupted: true }).where('id', '=', vodId).execute();
   }
 
   async journaled(vodId: string, rendition: string): Promise<JournalRow[]> {

@@ -20,7 +20,7 @@ export const DEFAULT_DIST_DIR = path.join(path.dirname(fileURLToPath(import.meta
 const BUILD_HINT = 'The web UI is not built. Run `npm run build:web` (npm start does it for you), then restart the server.';
 
 // Page paths the client router knows; anything else gets the shell with a 404 status.
-const PAGES = [/^\/$/, /^\/c\/[A-Za-z0-9_]{3,25}\/?$/, /^\/v\/[0-9a-fA-F-]{36}\/?$/, /^\/(dashboard|signin|signup)\/?$/];
+const PAGES = [/^\/$/, /^\/c\/[A-Za-z0-9_]{3,25}\/?$/, /^\/v\/[0-9a-fA-F-]{36}\/?$/, /^\/(dashboard|signin|signup|upload|search|history|admin|forgot-password|reset-password|verify-email)\/?$/];
 
 function origin(url: string | null): string | null {
   if (!url) return null;
@@ -101,5 +101,5 @@ export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, opts)
       .send(html);
   };
   const hidden = { schema: { hide: true } };
-  for (const url of ['/', '/c/:slug', '/v/:id', '/dashboard', '/signin', '/signup']) app.get(url, hidden, page);
+  for (const url of ['/', '/c/:slug', '/v/:id', '/dashboard', '/signin', '/signup', '/upload', '/search', '/history', '/admin', '/forgot-password', '/reset-password', '/verify-email']) app.get(url, hidden, page);
 };

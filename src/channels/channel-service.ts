@@ -53,6 +53,12 @@ export class ChannelService {
     return row ? toChannel(row) : null;
   }
 
+  async byId(id: string): Promise<Channel | null> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
+    const row = await this.deps.db.selectFrom('channels').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toChannel(row) : null;
+  }
+
   async byOwner(ownerId: string): Promise<Channel | null> {
     const row = await this.deps.db.selectFrom('channels').selectAll().where('owner_id', '=', ownerId).executeTakeFirst();
     return row ? toChannel(row) : null;

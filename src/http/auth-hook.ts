@@ -6,6 +6,8 @@ import { AppError } from '../errors.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     user?: PublicUser;
+    /** The refresh-token family of the access token that signed the request in (null: a token from before families). */
+    tokenFamily?: string | null;
   }
 }
 
@@ -23,7 +25,20 @@ export function requireUser(accounts: AccountService) {
   return async (request: FastifyRequest): Promise<void> => {
     const token = bearerToken(request);
     if (token === null) throw new AppError('UNAUTHENTICATED');
-    request.user = await accounts.authenticate(token);
+    const { user, familyId } = await accounts.authenticateSession(token);
+    request.user = user;
+    request.tokenFamily = familyId;
+  };
+}
+
+/** requireUser, then the instance role: staff ('moderator' or 'admin') or 'admin' only; 403 to everyone else. */
+export function requireRole(accounts: AccountService, level: 'staff' | 'admin') {
+  const signedIn = requireUser(accounts);
+  return async (request: FastifyRequest): Promise<void> => {
+    await signedIn(request);
+    const role = request.user!.role;
+    const allowed = level === 'admin' ? role === 'admin' : role === 'admin' || role === 'moderator';
+    if (!allowed) throw new AppError('FORBIDDEN', level === 'admin' ? 'Only instance admins may do that.' : 'Only instance admins and moderators may do that.');
   };
 }
 

@@ -3,6 +3,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's registry: rooms add their own metrics to it (main.ts hands it over). */
+    metricsRegistry: Registry;
+  }
+}
+
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'spillway_' });

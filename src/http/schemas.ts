@@ -16,7 +16,12 @@ export const User = Type.Object({
   username: Type.String(),
   email: Type.String(),
   createdAt: Type.String({ format: 'date-time' }),
+  role: Type.Union([Type.Literal('user'), Type.Literal('moderator'), Type.Literal('admin')], { description: 'Instance role; channel owners and moderators are separate.' }),
+  emailVerified: Type.Boolean({ description: 'False only while a new account has not followed its verification link (with SMTP configured); streaming waits for it.' }),
 });
+
+export const Password = Type.String({ minLength: 8, maxLength: 256 });
+export const Email = Type.String({ format: 'email', maxLength: 254 });
 
 /** Standard error responses for a route, keyed by status code. */
 export function errors(...statuses: number[]): Record<number, typeof ErrorResponse> {

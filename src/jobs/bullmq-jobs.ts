@@ -40,6 +40,7 @@ export class BullJobs implements Jobs {
   private cancelListener?: Promise<void>;
   private stopCancels?: Unsubscribe;
   private closed = false;
+  private readonly connectedWorkers = new WeakSet<Worker>();
 
   constructor(private readonly options: BullJobsOptions) {
     // Commands fail fast while Redis is away, so an API request that adds a job gets an error, not a hang.
@@ -162,6 +163,7 @@ export class BullJobs implements Jobs {
       },
     );
     worker.on('error', (err) => this.options.log.warn({ err, queue }, 'job worker error'));
+    worker.once('ready', () => this.connectedWorkers.add(worker));
     worker.on('failed', (job, err) => {
       if (job && err.message !== 'cancelled') this.options.log.warn({ queue, job: job.id, attempt: job.attemptsMade, reason: err.message }, 'job failed');
     });
@@ -180,7 +182,9 @@ export class BullJobs implements Jobs {
       r.why ??= 'closing';
       r.controller.abort(new Error('closing'));
     }
-    await Promise.all(this.workers.map((w) => w.close()));
+    // A worker that never reached Redis holds no job, and its graceful close would wait for the
+    // connection for ever (Redis down since start): it is closed at once.
+    await Promise.all(this.workers.map((w) => w.close(!this.connectedWorkers.has(w))));
     await Promise.all([...this.queues.values()].map((q) => q.close()));
     await this.stopCancels?.().catch(() => {});
     this.connection.disconnect();

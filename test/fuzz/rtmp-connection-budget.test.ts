@@ -4,6 +4,8 @@
 // command timeout. A connection that asks for more than a small total is dropped at once.
 import { createServer, type Socket } from 'node:net';
 import t from 'tap';
+import { PassThrough } from 'node:stream';
+import { MediaPipeWriter } from '../../ingest/media-pipe.ts';
 import { loadNms } from '../../ingest/nms-modules.ts';
 import { RtmpConnection } from '../../ingest/rtmp-connection.ts';
 import { c0c1, c2, chunks, runScript } from '../helpers/rtmp-fuzz-client.ts';
@@ -20,6 +22,7 @@ async function worker(t: { teardown(fn: () => unknown): void }) {
         nms,
         live: new Map(),
         options: { commandTimeoutMs: 10_000, publisherIdleMs: 10_000, mediaInfoTimeoutMs: 3000 },
+        media: new MediaPipeWriter(new PassThrough().resume()),
         send: () => {},
         log: () => {},
       }),

@@ -10,13 +10,22 @@ interface Teardown {
 }
 
 
-export async function startNginx(t: Teardown, opts: { appUrl: string; mediaDir: string }): Promise<string> {
+/**
+ * `appUrl`: one app node (nginx reads its media from `mediaDir`), or several for the edge (then
+ * `mediaDir` is an empty directory and media come through the cache).
+ */
+export async function startNginx(t: Teardown, opts: { appUrl: string | string[]; mediaDir: string }): Promise<string> {
+  return (await startNginxProcess(t, opts)).url;
+}
+
+/** startNginx, also giving the master process's pid (its workers are its children), for CPU figures. */
+export async function startNginxProcess(t: Teardown, opts: { appUrl: string | string[]; mediaDir: string }): Promise<{ url: string; pid: number }> {
   const runDir = await tempDir(t, 'nginx');
   const port = await freePort();
   const template = await readFile(new URL('../../nginx.conf', import.meta.url), 'utf8');
   const values: Record<string, string> = {
     SPILLWAY_LISTEN: `127.0.0.1:${port}`,
-    SPILLWAY_APP: new URL(opts.appUrl).host,
+    SPILLWAY_UPSTREAM: [opts.appUrl].flat().map((url) => `server ${new URL(url).host};`).join(' '),
     SPILLWAY_MEDIA_DIR: opts.mediaDir,
     SPILLWAY_RUN_DIR: runDir,
   };
@@ -42,7 +51,7 @@ export async function startNginx(t: Teardown, opts: { appUrl: string; mediaDir: 
     if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
     try {
       await fetch(`${base}/healthz`);
-      return base;
+      return { url: base, pid: child.pid! };
     } catch {
       if (Date.now() > deadline) throw new Error(`nginx did not answer: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));

@@ -3,11 +3,15 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { multipartExtras } from './s3rver-multipart.ts';
 import { tempDir } from './services.ts';
 
 // s3rver ships no types; this is the part of its API we use (see node_modules/s3rver/README.md).
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
+  /** Koa's middleware list; the router is last */
+  middleware: unknown[];
+  store: Parameters<typeof multipartExtras>[0];
   close(): Promise<void>;
   httpServer?: Server;
 }
@@ -39,6 +43,8 @@ export async function startS3Server(t: TestContext, bucket = 'spillway-test'): P
 
   const listen = async (port: number): Promise<number> => {
     const next = new S3rver({ address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{ name: bucket }] });
+    // ListParts and AbortMultipartUpload, which @tus/s3-store needs and s3rver lacks, just before its router.
+    next.middleware.splice(next.middleware.length - 1, 0, multipartExtras(next.store));
     const address = await next.run();
     instance = next;
     return address.port;

@@ -4,7 +4,7 @@
 import { Writable } from 'node:stream';
 import { loadConfig, type ConfigVar } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { createServer, type Server } from '../../src/main.ts';
+import { createServer, type Server, type ServerTuning } from '../../src/main.ts';
 import { TEST_REDIS_URL, createTestDatabase, tempDir, uniquePrefix } from './services.ts';
 
 interface Teardown {
@@ -16,7 +16,7 @@ export interface TestServer extends Server {
   dataDir: string;
 }
 
-export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar, string>> = {}): Promise<TestServer> {
+export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar, string>> = {}, tuning: ServerTuning = {}): Promise<TestServer> {
   const dataDir = await tempDir(t, 'spillway-server');
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -36,7 +36,7 @@ export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar
       cb();
     },
   });
-  const server = await createServer(config, createLogger(config.logLevel, sink));
+  const server = await createServer(config, createLogger(config.logLevel, sink), tuning);
   t.teardown(() => server.close());
   return Object.assign(server, { logs: () => chunks.join(''), dataDir });
 }

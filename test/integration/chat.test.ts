@@ -365,7 +365,8 @@ t.test('replay: the messages of a range of a recording, by offset', async (t) =>
   const channelId = (await server.channels.bySlug('streamer'))!.id;
   const session = await db
     .insertInto('live_sessions')
-    .values({ channel_id: channelId, started_at: new Date(Date.now() - 60_000) })
+    // Owned by another node with a running lease: an ownerless row would be ended as node-lost.
+    .values({ channel_id: channelId, started_at: new Date(Date.now() - 60_000), owner_node: 'node-elsewhere', owner_url: 'http://127.0.0.1:9', lease_expires_at: new Date(Date.now() + 600_000) })
     .returning('id')
     .executeTakeFirstOrThrow();
   const client = await cs.connect('streamer');
@@ -458,7 +459,11 @@ t.test('two servers on one Postgres and one Redis deliver each other’s message
 
   // Neither node's live manager knows this session (ingest is elsewhere): the database does.
   const channelId = (await a.server.channels.bySlug('alice'))!.id;
-  await a.server.database.db.insertInto('live_sessions').values({ channel_id: channelId, started_at: new Date(Date.now() - 10_000) }).execute();
+  // Owned by a third node with a running lease (an ownerless row would be ended at once as node-lost).
+  await a.server.database.db
+    .insertInto('live_sessions')
+    .values({ channel_id: channelId, started_at: new Date(Date.now() - 10_000), owner_node: 'node-elsewhere', owner_url: 'http://127.0.0.1:9', lease_expires_at: new Date(Date.now() + 600_000) })
+    .execute();
   await until(async () => {
     const ack = await onB.post('during the stream');
     if (ack.type !== 'ack') throw new Error(JSON.stringify(ack));

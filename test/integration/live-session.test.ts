@@ -1,5 +1,6 @@
-// The packager on real ffmpeg output: an FLV read in real time through the production argv,
-// packaged into LL-HLS, checked with the playlist validator and ffprobe.
+// The packager on a real encoder's stream: an FLV's tags delivered in real time as the ingest
+// delivers a publish, the source muxed natively and the ladder made by ffmpeg through the
+// production argv, packaged into LL-HLS, checked with the playlist validator and ffprobe.
 import { readFile, writeFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
@@ -10,23 +11,26 @@ import { validateMasterPlaylist, validateMediaPlaylist } from '../helpers/ll-hls
 import { makeFlv, probe, until } from '../helpers/media.ts';
 import { tempDir } from '../helpers/services.ts';
 import { renditionNow } from '../helpers/live-view.ts';
+import { playFlvTags } from '../helpers/flv-file.ts';
 
 t.test('a live session packages the ladder as valid LL-HLS, survives an ffmpeg crash, and ends cleanly', async (t) => {
   const dir = await tempDir(t, 'live-session');
   const source = await makeFlv(dir, { seconds: 12, gop: 2 });
-  const plan = buildFfmpegArgs({ inputUrl: source, inputIsH264Aac: true, source: { width: 640, height: 360, fps: 30 }, ladder: [{ name: '240p', height: 240, videoBitrateKbps: 400, audioBitrateKbps: 64 }] });
+  const args = () => buildFfmpegArgs({ inputUrl: 'pipe:0', inputIsH264Aac: false, nativeSource: { inputFormat: 'mp4' }, source: { width: 640, height: 360, fps: 30 }, ladder: [{ name: '240p', height: 240, videoBitrateKbps: 400, audioBitrateKbps: 64 }] });
+  const rungs = args().outputs;
   const session = new LiveSession({
     id: '00000000-0000-4000-8000-000000000001',
     channelId: 'c1',
     slug: 'test',
     mediaDir: dir,
     ffmpegPath: 'ffmpeg',
-    buildRun: (url) => {
-      const r = buildFfmpegArgs({ inputUrl: url, inputIsH264Aac: true, source: { width: 640, height: 360, fps: 30 }, ladder: [{ name: '240p', height: 240, videoBitrateKbps: 400, audioBitrateKbps: 64 }] });
-      // A file stands in for the RTMP pull here; -re reads it at the speed a live source arrives.
-      return { args: ['-re', ...r.args], outputs: r.outputs };
-    },
-    renditions: plan.outputs.map((o) => ({ name: o.name, width: o.width, height: o.height, frameRate: o.frameRate, bandwidth: (o.videoBitrateKbps + o.audioBitrateKbps) * 1000, passthrough: o.passthrough })),
+    buildRun: args,
+    native: [{ name: 'source', videoTrack: 0, audioTrack: 0 }],
+    ladderInput: { videoTrack: 0, audioTrack: 0 },
+    renditions: [
+      { name: 'source', width: 640, height: 360, frameRate: 30, bandwidth: 800_000, passthrough: true },
+      ...rungs.map((o) => ({ name: o.name, width: o.width, height: o.height, frameRate: o.frameRate, bandwidth: (o.videoBitrateKbps + o.audioBitrateKbps) * 1000, passthrough: o.passthrough })),
+    ],
     partTarget: 0.2,
     segmentTarget: 1,
     windowSegments: 60,
@@ -34,7 +38,7 @@ t.test('a live session packages the ladder as valid LL-HLS, survives an ffmpeg c
     log: createLogger('silent'),
   });
   t.teardown(() => session.end('server-shutdown'));
-  session.attach(source);
+  session.attach(playFlvTags(await readFile(source), { loops: 3 }));
 
   const segmentCount = (name: string) => renditionNow(session, name)!.segmentCount;
   const playlist = async (name: string) => {
@@ -80,6 +84,9 @@ t.test('a live session packages the ladder as valid LL-HLS, survives an ffmpeg c
   t.match(after, /#EXT-X-MAP:URI="init-1\.mp4"/, 'the new run brings its own init section');
   t.same(validateMediaPlaylist(after, { lowLatency: true }), [], 'still valid after the restart');
   t.equal(session.restartCount, 1);
+  const sourceAfter = await playlist('source');
+  t.notMatch(sourceAfter, /#EXT-X-DISCONTINUITY\n/, 'the natively muxed source rendition did not notice');
+  for (const s of session.packagerForTests('source')!.state.segments) for (const p of s.parts) t.ok(p.duration <= 0.2 + 1e-6, `source part ${p.uri} within PART-TARGET (${p.duration.toFixed(3)})`);
 
   await session.end('unpublished');
   const ended = await playlist('240p');

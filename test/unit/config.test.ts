@@ -22,6 +22,12 @@ t.test('a bad value names its variable', async (t) => {
     [{ TRUST_PROXY: 'maybe' }, 'TRUST_PROXY'],
     [{ S3_BUCKET: 'Bad_Bucket' }, 'S3_BUCKET'],
     [{ S3_BUCKET: 'vods', S3_ACCESS_KEY_ID: 'a' }, 'S3_SECRET_ACCESS_KEY'],
+    [{ REGISTRATION: 'sometimes' }, 'REGISTRATION'],
+    [{ ADMIN_USERNAME: 'not a name' }, 'ADMIN_USERNAME'],
+    [{ MAIL_FROM: 'nobody' }, 'MAIL_FROM'],
+    [{ SMTP_URL: 'http://mail.example' }, 'SMTP_URL'],
+    // Mail links point at PUBLIC_URL, never at a request's Host header.
+    [{ SMTP_URL: 'smtp://mail.example:25' }, 'PUBLIC_URL'],
   ];
   for (const [env, variable] of cases) {
     let caught: unknown;
@@ -39,4 +45,16 @@ t.test('a bad value names its variable', async (t) => {
 t.test('S3 settings are read together', async (t) => {
   const c = loadConfig({ S3_BUCKET: 'vods', S3_ENDPOINT: 'http://127.0.0.1:9000/', S3_FORCE_PATH_STYLE: 'true' });
   t.same(c.s3, { bucket: 'vods', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', accessKeyId: null, secretAccessKey: null, forcePathStyle: true });
+});
+
+t.test('mail and instance settings', async (t) => {
+  const c = loadConfig({ SMTP_URL: 'smtps://user:pw@mail.example:465', PUBLIC_URL: 'https://live.example', ADMIN_USERNAME: 'Boss', REGISTRATION: 'invite', INSTANCE_NAME: 'River' });
+  t.same(c.mail, { smtpUrl: 'smtps://user:pw@mail.example:465', from: 'Spillway <no-reply@localhost>' });
+  t.equal(c.adminUsername, 'Boss');
+  t.equal(c.registration, 'invite');
+  t.equal(c.instanceName, 'River');
+  const d = loadConfig({});
+  t.equal(d.mail.smtpUrl, null, 'no SMTP by default: mail goes to files');
+  t.equal(d.registration, 'open');
+  t.equal(d.adminUsername, null);
 });

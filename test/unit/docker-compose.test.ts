@@ -14,7 +14,9 @@ interface Service {
   build?: string;
 }
 
-const compose = parse(await readFile(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+// merge: the app nodes share their settings through YAML merge keys (<<), as Compose reads them.
+const compose = parse(await readFile(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const appNodes = Object.entries(compose.services).filter(([name]) => /^app\d*$/.test(name));
 
 // Stand-ins for the ${VAR:?…} values an operator must provide.
 const substitute = (value: string) =>
@@ -24,10 +26,17 @@ const substitute = (value: string) =>
     return fallback ?? '';
   });
 
-t.test('the app service is configured only with known, valid variables', async (t) => {
-  const app = compose.services.app;
-  t.ok(app, 'app service exists');
-  const env = app!.environment ?? {};
+t.test('every app node is configured only with known, valid variables', async (t) => {
+  t.ok(appNodes.length >= 2, 'several app nodes');
+  const ids = new Set(appNodes.map(([, app]) => app.environment?.NODE_ID));
+  t.equal(ids.size, appNodes.length, 'each node has its own NODE_ID');
+  for (const [name, app] of appNodes) {
+    t.equal(app.environment?.NODE_URL, `http://${name}:${app.environment?.PORT}`, `${name}: other nodes reach it at its service name`);
+    t.ok(app.volumes?.[0]?.startsWith(`${name}-data:`), `${name}: its own data and media volume`);
+  }
+  const secrets = new Set(appNodes.map(([, app]) => app.environment?.SECRET_KEY));
+  t.equal(secrets.size, 1, 'the nodes share one SECRET_KEY');
+  const env = appNodes[0]![1].environment ?? {};
   for (const name of Object.keys(env)) t.ok(name in CONFIG_VARS, `${name} is a config variable`);
   const config = loadConfig(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, substitute(v)])));
   t.ok(config.databaseUrl?.includes('@postgres:5432/'), 'database is the postgres service');
@@ -52,9 +61,10 @@ t.test('every dependency exists and is waited for', async (t) => {
     const named = (compose.services[name]?.volumes ?? []).map((v) => v.split(':')[0]!);
     t.ok(named.length > 0 && named.every((v) => v in compose.volumes), `${name} keeps its data in a named volume`);
   }
-  const bucket = compose.services.app?.environment?.S3_BUCKET;
+  const app = appNodes[0]![1];
+  const bucket = app.environment?.S3_BUCKET;
   t.match(JSON.stringify(compose.services['minio-init']), `local/${bucket}`, 'the bucket the app uses is created at start');
-  const dbUrl = new URL(compose.services.app!.environment!.DATABASE_URL!);
+  const dbUrl = new URL(app.environment!.DATABASE_URL!);
   const pgEnv = compose.services.postgres!.environment!;
   t.equal(dbUrl.username, pgEnv.POSTGRES_USER);
   t.equal(dbUrl.pathname.slice(1), pgEnv.POSTGRES_DB);
@@ -67,9 +77,9 @@ t.test('nginx gets every placeholder of nginx.conf and the media the app writes'
   const placeholders = new Set([...template.matchAll(/\$\{(SPILLWAY_[A-Z_]+)\}/g)].map((m) => m[1]!));
   t.ok(placeholders.size >= 4);
   for (const name of placeholders) t.ok(nginx?.environment?.[name], `${name} is set for nginx`);
-  const mediaDir = compose.services.app?.environment?.MEDIA_DIR;
-  t.equal(nginx?.environment?.SPILLWAY_MEDIA_DIR, mediaDir, 'nginx serves the directory the app writes media to');
-  const appVolume = compose.services.app?.volumes?.[0]?.split(':');
-  t.ok(nginx?.volumes?.some((v) => v.startsWith(`${appVolume?.[0]}:${appVolume?.[1]}`)), 'the same volume is mounted at the same path');
-  t.equal(nginx?.environment?.SPILLWAY_APP, `app:${compose.services.app?.environment?.PORT}`, 'nginx proxies to the app port');
+  const upstream = nginx?.environment?.SPILLWAY_UPSTREAM ?? '';
+  for (const [name, node] of appNodes) t.match(upstream, `server ${name}:${node.environment?.PORT};`, `the edge sends requests to ${name}`);
+  // An edge of several nodes shares no node's disk: media come through its cache.
+  const mediaVolumes = appNodes.map(([, node]) => node.volumes?.[0]?.split(':')[0]);
+  t.notOk(nginx?.volumes?.some((v) => mediaVolumes.includes(v.split(':')[0])), "nginx mounts no node's media volume");
 });

@@ -26,3 +26,9 @@ export function date(iso: string): string {
 export function viewers(n: number): string {
   return `${n} ${n === 1 ? 'viewer' : 'viewers'}`;
 }
+
+/** "5 min ago", or "just now". */
+export function ago(iso: string, now = Date.now()): string {
+  const s = since(iso, now);
+  return s === 'just now' ? s : `${s} ago`;
+}

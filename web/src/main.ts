@@ -7,15 +7,34 @@ import { dashboardPage } from './pages/dashboard-page.ts';
 import { homePage } from './pages/home-page.ts';
 import { vodPage } from './pages/vod-page.ts';
 import { watchPage } from './pages/watch-page.ts';
+import { historyPage } from './pages/history-page.ts';
 import { notFound } from './pages/not-found.ts';
+import { adminPage } from './pages/admin-page.ts';
+import { forgotPasswordPage, resetPasswordPage, verifyEmailPage } from './pages/password-pages.ts';
+import { uploadPage } from './pages/upload-page.ts';
+import { searchPage } from './pages/search-page.ts';
+import { notificationBell } from './notification-bell.ts';
 
 function renderNav(): void {
   const nav = document.getElementById('site-nav');
   if (!nav) return;
   const user = session.user();
   const link = (href: string, text: string) => h('a', { href, ...(location.pathname === href ? { 'aria-current': 'page' } : {}) }, text);
-  fill(nav, link('/', 'Home'), user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'), user ? null : link('/signup', 'Sign up'));
+  const staff = user?.role === 'admin' || user?.role === 'moderator';
+  fill(
+    nav,
+    link('/', 'Home'),
+    link('/search', 'Search'),
+    user ? link('/history', 'History') : null,
+    user ? link('/upload', 'Upload') : null,
+    user ? link('/dashboard', `Dashboard (${user.username})`) : link('/signin', 'Sign in'),
+    staff ? link('/admin', 'Admin') : null,
+    user ? null : link('/signup', 'Sign up'),
+    user ? (bell ??= notificationBell()) : null,
+  );
 }
+// One bell (and one notification socket) per page, kept across nav re-renders.
+let bell: HTMLElement | null = null;
 
 async function route(main: HTMLElement): Promise<void> {
   const path = location.pathname.replace(/\/+$/, '') || '/';
@@ -24,7 +43,14 @@ async function route(main: HTMLElement): Promise<void> {
   if ((m = /^\/c\/([A-Za-z0-9_]{3,25})$/.exec(path))) return watchPage(main, m[1]!);
   if ((m = /^\/v\/([0-9a-fA-F-]{36})$/.exec(path))) return vodPage(main, m[1]!);
   if (path === '/dashboard') return dashboardPage(main);
+  if (path === '/upload') return uploadPage(main);
+  if (path === '/search') return searchPage(main);
+  if (path === '/history') return historyPage(main);
   if (path === '/signin' || path === '/signup') return authPage(main, path === '/signup' ? 'signup' : 'signin');
+  if (path === '/admin') return adminPage(main);
+  if (path === '/forgot-password') return forgotPasswordPage(main);
+  if (path === '/reset-password') return resetPasswordPage(main);
+  if (path === '/verify-email') return verifyEmailPage(main);
   return notFound(main);
 }
 

@@ -40,8 +40,8 @@ export async function attachPlayer(video: HTMLVideoElement, url: string, live: b
 function hlsPlayer(Hls: typeof HlsType, video: HTMLVideoElement, url: string, live: boolean, events: PlayerEvents): Player {
   const hls = new Hls({
     lowLatencyMode: live,
-    // Live: stay close to the edge; VOD: a comfortable buffer.
-    ...(live ? { liveSyncDurationCount: 3, backBufferLength: 30 } : { backBufferLength: 90 }),
+    // Live: stay close to the edge, and get back to it (up to 1.5× speed) after a stall; VOD: a comfortable buffer.
+    ...(live ? { liveSyncDurationCount: 3, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 } : { backBufferLength: 90 }),
   });
   let networkRetries = 0;
   hls.on(Hls.Events.MANIFEST_PARSED, () => events.onQualities?.());

@@ -5,6 +5,9 @@ export interface User {
   id: string;
   username: string;
   email: string;
+  /** Instance role; absent in sessions stored before roles existed. */
+  role?: 'user' | 'moderator' | 'admin';
+  emailVerified?: boolean;
 }
 
 interface Stored {

@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import type { Channel, ChannelService } from '../../channels/channel-service.ts';
 import type { AccountService } from '../../accounts/account-service.ts';
 import { AppError } from '../../errors.ts';
-import { currentUser, requireUser } from '../auth-hook.ts';
+import { bearerToken, currentUser, requireUser } from '../auth-hook.ts';
 import { Slug, errors } from '../schemas.ts';
 
 export interface ChannelRoutesOptions {
@@ -16,6 +16,8 @@ export interface ChannelRoutesOptions {
   publicUrl: string;
   /** Adds live status to the channel body; provided once the live pipeline is wired. */
   liveInfo?: (channel: Channel) => Promise<Record<string, unknown>>;
+  /** Adds what depends on the viewer (follower count, whether they follow); null when anonymous. */
+  viewerInfo?: (channel: Channel, viewerId: string | null) => Promise<Record<string, unknown>>;
 }
 
 const ChannelBody = Type.Object(
@@ -40,14 +42,19 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (fa
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const auth = requireUser(opts.accounts);
 
-  const body = async (channel: Channel) => ({
+  const body = async (channel: Channel, viewerId: string | null = null) => ({
     id: channel.id,
     slug: channel.slug,
     title: channel.title,
     description: channel.description,
     createdAt: channel.createdAt.toISOString(),
     ...(opts.liveInfo ? await opts.liveInfo(channel) : {}),
+    ...(opts.viewerInfo ? await opts.viewerInfo(channel, viewerId) : {}),
   });
+  const viewerId = async (request: FastifyRequest): Promise<string | null> => {
+    const token = bearerToken(request);
+    return token === null ? null : (await opts.accounts.authenticate(token)).id;
+  };
 
   const rtmpServer = (request: FastifyRequest): string => {
     const host = opts.publicUrl ? new URL(opts.publicUrl).hostname : request.hostname.replace(/:\d+$/, '');
@@ -55,10 +62,10 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (fa
     return `rtmp://${host}${port === 1935 ? '' : `:${port}`}/live`;
   };
 
-  app.get('/:slug', { schema: { tags: ['channels'], params: Params, response: { 200: ChannelBody, ...errors(400, 404) } } }, async (request) => {
+  app.get('/:slug', { schema: { tags: ['channels'], params: Params, response: { 200: ChannelBody, ...errors(400, 401, 404) } } }, async (request) => {
     const channel = await opts.channels.bySlug(request.params.slug);
     if (!channel) throw new AppError('NOT_FOUND', 'No such channel.');
-    return body(channel);
+    return body(channel, await viewerId(request));
   });
 
   app.patch(
@@ -78,7 +85,7 @@ export const channelRoutes: FastifyPluginAsync<ChannelRoutesOptions> = async (fa
     },
     async (request) => {
       const channel = await opts.channels.requireOwned(request.params.slug, currentUser(request).id);
-      return body(await opts.channels.update(channel.id, request.body));
+      return body(await opts.channels.update(channel.id, request.body), currentUser(request).id);
     },
   );
 

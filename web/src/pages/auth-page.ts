@@ -28,8 +28,19 @@ export function authPage(main: HTMLElement, mode: 'signin' | 'signup'): void {
   );
   const other = signup
     ? h('p', {}, 'Already have an account? ', h('a', { href: `/signin${location.search}` }, 'Sign in'))
-    : h('p', {}, 'New here? ', h('a', { href: `/signup${location.search}` }, 'Create an account'));
+    : h('p', {}, 'New here? ', h('a', { href: `/signup${location.search}` }, 'Create an account'), ' · ', h('a', { href: '/forgot-password' }, 'Forgot your password?'));
+  // An invite link is /signup?invite=<code>.
+  const invite = new URLSearchParams(location.search).get('invite');
+  const inviteCode = invite && /^[A-Za-z0-9_-]{1,128}$/.test(invite) ? invite : undefined;
   fill(main, h('h1', {}, signup ? 'Create your account' : 'Sign in'), form, other);
+  if (signup) {
+    void api<{ name: string; registration: string }>('/api/v1/instance')
+      .then((instance) => {
+        const note = { closed: 'This instance is not accepting new accounts.', invite: inviteCode ? 'You were invited: welcome.' : 'Signing up here needs an invite link.', approval: 'An admin approves new accounts before they can sign in.', open: '' }[instance.registration] ?? '';
+        if (note) form.prepend(h('p', { class: 'muted' }, note));
+      })
+      .catch(() => undefined);
+  }
 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -37,8 +48,12 @@ export function authPage(main: HTMLElement, mode: 'signin' | 'signup'): void {
     submit.disabled = true;
     try {
       const body = signup
-        ? await api<SessionBody>('/api/v1/auth/register', { method: 'POST', body: { username: username.value.trim(), email: email.value.trim(), password: password.value } })
+        ? await api<SessionBody | { pending: true; message: string }>('/api/v1/auth/register', { method: 'POST', body: { username: username.value.trim(), email: email.value.trim(), password: password.value, ...(inviteCode ? { inviteCode } : {}) } })
         : await api<SessionBody>('/api/v1/auth/login', { method: 'POST', body: { username: username.value.trim(), password: password.value } });
+      if ('pending' in body) {
+        fill(main, h('h1', {}, 'Almost there'), h('p', { role: 'status' }, body.message));
+        return;
+      }
       session.save(body);
       location.assign(nextPath());
     } catch (err) {

@@ -3,7 +3,9 @@ import { api, ApiError } from '../api.ts';
 import type { ChannelBody } from '../api-types.ts';
 import { field, fill, h, setPageTitle, statusLine } from '../dom.ts';
 import { session } from '../session.ts';
+import { accountSection } from './dashboard-account.ts';
 import { moderationSection } from './dashboard-moderation.ts';
+import { discoverySection, webhooksSection } from './dashboard-social.ts';
 import { streamSection } from './dashboard-stream.ts';
 import { vodsSection } from './dashboard-vods.ts';
 
@@ -38,6 +40,9 @@ export async function dashboardPage(main: HTMLElement): Promise<void> {
     await streamSection(slug),
     await vodsSection(slug),
     await moderationSection(slug),
+    discoverySection(channel),
+    await webhooksSection(slug),
+    await accountSection(),
   );
 }
 

@@ -14,11 +14,11 @@ const VISIBILITY: Array<[Visibility, string]> = [
 export async function vodsSection(slug: string): Promise<HTMLElement> {
   const list = h('ul', { class: 'vod-admin' });
   const status = statusLine();
-  const section = h('section', { class: 'card', 'aria-labelledby': 'vods-h' }, h('h2', { id: 'vods-h' }, 'My recordings'), status, list);
+  const section = h('section', { class: 'card', 'aria-labelledby': 'vods-h' }, h('h2', { id: 'vods-h' }, 'My videos'), h('p', {}, h('a', { href: '/upload' }, 'Upload a video')), status, list);
 
   const load = async () => {
     const { vods } = await api<{ vods: Vod[] }>(`/api/v1/vods?channel=${encodeURIComponent(slug)}&limit=50`, { auth: 'required' });
-    list.replaceChildren(...(vods.length ? vods.map((v) => row(v)) : [h('li', { class: 'empty' }, 'No recordings yet: every stream is recorded and appears here when it ends.')]));
+    list.replaceChildren(...(vods.length ? vods.map((v) => row(v)) : [h('li', { class: 'empty' }, 'No videos yet: every stream is recorded and appears here when it ends, and uploads appear as soon as they start.')]));
   };
 
   const row = (vod: Vod): HTMLElement => {
@@ -57,7 +57,7 @@ export async function vodsSection(slug: string): Promise<HTMLElement> {
       'li',
       { class: 'vod-row' },
       h('a', { href: `/v/${vod.id}`, class: 'thumb small' }, vod.thumbnailUrl ? h('img', { src: vod.thumbnailUrl, alt: '', width: 160, height: 90, loading: 'lazy' }) : h('span', { class: 'muted' }, vod.status)),
-      h('div', { class: 'vod-row-body' }, h('p', { class: 'muted small' }, `${date(vod.startedAt)} · ${duration(vod.durationS)} · ${vod.status}`), form),
+      h('div', { class: 'vod-row-body' }, h('p', { class: 'muted small' }, `${date(vod.startedAt)} · ${vod.source === 'upload' ? 'upload' : 'recording'} · ${duration(vod.durationS)} · ${statusText(vod)}`), vod.failureReason ? h('p', { class: 'small', role: 'note' }, vod.failureReason) : null, form),
     );
     return li;
   };
@@ -68,4 +68,9 @@ export async function vodsSection(slug: string): Promise<HTMLElement> {
     status.textContent = `Could not load your recordings: ${(err as Error).message}`;
   }
   return section;
+}
+
+function statusText(vod: Vod): string {
+  if (vod.status === 'uploading' || vod.status === 'processing') return `${vod.status} ${Math.floor(vod.progress)} %`;
+  return vod.status;
 }

@@ -3,6 +3,9 @@ import { api } from '../api.ts';
 import type { LiveEntry, Vod } from '../api-types.ts';
 import { fill, h, setPageTitle } from '../dom.ts';
 import { clockTime, date, duration, since, viewers } from '../format.ts';
+import { session } from '../session.ts';
+import { videoHitItem } from './search-page.ts';
+import type { VideoHit } from '../api-types.ts';
 
 const REFRESH_MS = 15_000;
 
@@ -41,12 +44,37 @@ export async function homePage(main: HTMLElement): Promise<void> {
   setPageTitle('');
   const liveList = h('ul', { class: 'grid', 'aria-live': 'polite' });
   const vodList = h('ul', { class: 'grid' });
+  const followingList = h('ul', { class: 'plain-list' });
+  const trendingList = h('ul', { class: 'plain-list' });
+  const categoryList = h('ul', { class: 'row wrap plain-list categories' });
+  const searchInput = h('input', { type: 'search', name: 'q', maxlength: 200, 'aria-label': 'Search channels and videos', placeholder: 'Search channels and videos' });
+  const signedIn = session.user() !== null;
   fill(
     main,
     h('h1', { class: 'sr-only' }, 'Spillway'),
+    h('form', { role: 'search', action: '/search', class: 'row home-search' }, searchInput, h('button', { type: 'submit' }, 'Search')),
+    signedIn ? h('section', { 'aria-labelledby': 'following-h' }, h('h2', { id: 'following-h' }, 'Following'), followingList) : null,
     h('section', { 'aria-labelledby': 'live-h' }, h('h2', { id: 'live-h' }, 'Live now'), liveList),
+    h('section', { 'aria-labelledby': 'cat-h' }, h('h2', { id: 'cat-h' }, 'Categories'), categoryList),
+    h('section', { 'aria-labelledby': 'trend-h' }, h('h2', { id: 'trend-h' }, 'Trending (last 48 hours)'), trendingList),
     h('section', { 'aria-labelledby': 'vods-h' }, h('h2', { id: 'vods-h' }, 'Recent streams'), vodList),
   );
+  const loadSocial = async () => {
+    const [following, trending, categories] = await Promise.all([
+      signedIn ? api<{ channels: Array<{ slug: string; title: string; live: boolean }> }>('/api/v1/me/following', { auth: 'required' }).catch(() => ({ channels: [] })) : Promise.resolve({ channels: [] }),
+      api<{ videos: VideoHit[] }>('/api/v1/trending').catch(() => ({ videos: [] })),
+      api<{ categories: Array<{ name: string; live: number }> }>('/api/v1/categories').catch(() => ({ categories: [] })),
+    ]);
+    fill(
+      followingList,
+      ...(following.channels.length
+        ? following.channels.map((c) => h('li', {}, h('a', { href: `/c/${encodeURIComponent(c.slug)}` }, c.slug), c.live ? h('span', { class: 'badge live' }, 'LIVE') : h('span', { class: 'muted small' }, ' · offline'), c.title ? h('span', { class: 'muted', dir: 'auto' }, ` · ${c.title}`) : null))
+        : [h('li', { class: 'empty' }, 'You follow nobody yet: press Follow on a channel.')]),
+    );
+    fill(trendingList, ...(trending.videos.length ? trending.videos.map(videoHitItem) : [h('li', { class: 'empty' }, 'Nothing watched in the last 48 hours.')]));
+    fill(categoryList, ...categories.categories.map((c) => h('li', {}, h('a', { href: `/search?category=${encodeURIComponent(c.name)}` }, c.name.replace(/-/g, ' ')), h('span', { class: 'muted small' }, ` (${c.live} live)`))));
+  };
+  void loadSocial();
 
   const loadLive = async () => {
     try {

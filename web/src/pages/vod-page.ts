@@ -7,6 +7,9 @@ import { date, duration } from '../format.ts';
 import { attachPlayer } from '../player.ts';
 import { playerView } from '../player-view.ts';
 import { loadPreviewTrack } from '../seek-preview.ts';
+import { commentSection } from '../comment-section.ts';
+import { session } from '../session.ts';
+import { videoSocial } from '../video-social.ts';
 import { notFound } from './not-found.ts';
 
 export async function vodPage(main: HTMLElement, id: string): Promise<void> {
@@ -34,7 +37,10 @@ export async function vodPage(main: HTMLElement, id: string): Promise<void> {
   const view = playerView('vod', `Recording: ${vod.title}`);
   if (vod.thumbnailUrl) view.video.poster = vod.thumbnailUrl;
   const replay = chatReplay(vod.id, view.video);
-  fill(main, h('div', { class: 'watch' }, h('div', { class: 'watch-main' }, h('div', { class: 'stage' }, view.root), info), replay.root));
+  info.append(videoSocial(vod, view.video));
+  if (vod.description) info.append(h('p', { class: 'description', dir: 'auto' }, vod.description));
+  const owner = session.user()?.username.toLowerCase() === vod.channel.slug.toLowerCase();
+  fill(main, h('div', { class: 'watch' }, h('div', { class: 'watch-main' }, h('div', { class: 'stage' }, view.root), info, commentSection(vod.id, { canModerate: owner })), replay.root));
   main.dataset.state = 'vod';
 
   const player = await attachPlayer(view.video, vod.playbackUrl, false, { onQualities: () => view.qualitiesChanged() });

@@ -7,6 +7,7 @@ import { fill, h, setPageTitle } from '../dom.ts';
 import { clockTime, since, viewers } from '../format.ts';
 import { attachPlayer } from '../player.ts';
 import { playerView } from '../player-view.ts';
+import { followButton } from '../follow-button.ts';
 import { notFound } from './not-found.ts';
 
 const OFFLINE_POLL_MS = 3000;
@@ -15,7 +16,7 @@ const LIVE_POLL_MS = 5000;
 export async function watchPage(main: HTMLElement, slug: string): Promise<void> {
   let channel: ChannelBody;
   try {
-    channel = await api<ChannelBody>(`/api/v1/channels/${encodeURIComponent(slug)}`);
+    channel = await api<ChannelBody>(`/api/v1/channels/${encodeURIComponent(slug)}`, { auth: 'optional' });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return notFound(main, 'channel');
     throw err;
@@ -23,10 +24,12 @@ export async function watchPage(main: HTMLElement, slug: string): Promise<void> 
   const title = h('h1', { class: 'channel-title' });
   const status = h('p', { class: 'channel-status', role: 'status' });
   const view = playerView('live', `Live stream of ${channel.slug}`);
-  const offline = h('div', { class: 'offline', hidden: true }, h('p', { class: 'offline-title' }, `${channel.slug} is offline`), h('p', { class: 'muted' }, 'This page starts playing by itself when the stream begins.'));
+  const offlineTitle = h('p', { class: 'offline-title' });
+  const offlineHint = h('p', { class: 'muted' });
+  const offline = h('div', { class: 'offline', hidden: true }, offlineTitle, offlineHint);
   const stage = h('div', { class: 'stage' }, view.root, offline);
   const chat = chatPanel(channel.slug);
-  fill(main, h('div', { class: 'watch' }, h('div', { class: 'watch-main' }, stage, h('div', { class: 'channel-info' }, title, status)), chat.root));
+  fill(main, h('div', { class: 'watch' }, h('div', { class: 'watch-main' }, stage, h('div', { class: 'channel-info' }, title, status, followButton(channel))), chat.root));
 
   let playingSession: string | null = null;
   let timer = 0;
@@ -35,7 +38,10 @@ export async function watchPage(main: HTMLElement, slug: string): Promise<void> 
     title.textContent = c.title || c.slug;
     setPageTitle(c.title ? `${c.title} (${c.slug})` : c.slug);
     if (c.live && c.startedAt) status.textContent = `${c.slug} · ${viewers(c.viewers ?? 0)} · live since ${clockTime(c.startedAt)} (${since(c.startedAt)})`;
-    else status.textContent = `${c.slug} · offline`;
+    else status.textContent = `${c.slug} · ${c.suspended ? 'suspended' : 'offline'}`;
+    offlineTitle.textContent = c.suspended ? `${c.slug} is suspended` : `${c.slug} is offline`;
+    offlineHint.textContent = c.suspended ? 'This channel was suspended by the moderators of this instance.' : 'This page starts playing by itself when the stream begins.';
+    main.dataset.suspended = c.suspended ? 'true' : 'false';
   };
 
   const goOffline = () => {
