@@ -29,6 +29,11 @@ const pgTypes = {
 export async function openPostgres<T = MigrationTables>(url: string, log: Logger): Promise<Database<T>> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, types: pgTypes });
   pool.on('error', (err) => log.error({ err }, 'idle postgres connection failed'));
+  // pg-pool listens for errors only on idle clients. A connection lost while a client is checked
+  // out (a query in flight when the network drops) makes that client emit 'error' with nobody
+  // listening, which would kill the process; its query fails on its own, and the pool drops the
+  // broken client when it is released.
+  pool.on('connect', (client) => client.on('error', (err) => log.warn({ err }, 'postgres connection lost during a query')));
   const db = new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind: 'postgres',
