@@ -2,7 +2,7 @@
 // webhooks. BullMQ over Redis when REDIS_URL is set, so workers on any number of machines share the
 // work and a stalled job (its worker killed) is taken over; with no Redis, an in-process queue with
 // the same interface that keeps its jobs in the database, so a restart resumes unfinished work.
-// Rooms define their queues' handlers; only composition roots (src/main.ts, src/worker-main.ts)
+// Rooms define their queues' handlers; only composition roots (src/main.ts, vod/worker-main.ts)
 // decide which process runs them.
 
 export type JobStateName = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';

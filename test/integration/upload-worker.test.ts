@@ -46,7 +46,7 @@ t.test('a worker killed with kill -9 mid-transcode: another worker finishes the 
     LOG_LEVEL: 'info',
   };
   const startWorker = (name: string): Worker => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker-main.ts'], { env: { ...workerEnv, NODE_ID: name }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'vod/worker-main.ts'], { env: { ...workerEnv, NODE_ID: name }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += String(d)));
     child.stderr!.on('data', (d: Buffer) => (out += String(d)));

@@ -2,13 +2,13 @@
 // with WORKER=external (same environment; with local storage, the same DATA_DIR). With REDIS_URL,
 // any number of workers on any machines share the BullMQ queue, WORKER_CONCURRENCY jobs each; a
 // worker killed mid-job has its job taken over by another once BullMQ sees it stalled.
-import { registerTranscodeJobs } from '../vod/transcode-job.ts';
-import { sourceReader, transcodeDepsOf } from '../vod/register-uploads.ts';
-import type { VodDb } from '../vod/vod-tables.ts';
-import type { MigrationTables } from './db/migrate.ts';
-import { narrow } from './db/narrow.ts';
-import { createLogger, logDestination } from './log.ts';
-import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from './process-entry.ts';
+import { registerTranscodeJobs } from './transcode-job.ts';
+import { sourceReader, transcodeDepsOf } from './register-uploads.ts';
+import type { VodDb } from './vod-tables.ts';
+import type { MigrationTables } from '../src/db/migrate.ts';
+import { narrow } from '../src/db/narrow.ts';
+import { createLogger, logDestination } from '../src/log.ts';
+import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from '../src/process-entry.ts';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit('spillway worker');
