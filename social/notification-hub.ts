@@ -36,10 +36,6 @@ export class NotificationHub {
 
   constructor(private readonly deps: { bus: Bus; store: NotificationStore; log: Logger }) {}
 
-  get started(): boolean {
-    return this.unsubscribe !== null;
-  }
-
   async start(): Promise<void> {
     // A bus that is down at start only delays the pushes; the bell's list is read from the database.
     const kept = keepSubscribed(

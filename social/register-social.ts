@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AccountService } from '../src/accounts/account-service.ts';
-import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
+import type { Bus } from '../src/bus/bus.ts';
 import type { BucketSpec, RateLimiter } from '../src/bus/rate-limiter.ts';
 import type { Channel, ChannelService } from '../src/channels/channel-service.ts';
 import type { JobHandler, Jobs } from '../src/jobs/jobs.ts';
@@ -112,24 +112,10 @@ export async function registerSocial(app: FastifyInstance, deps: SocialDeps): Pr
   );
 
   const eventDeps = { db, bus: deps.bus, jobs: deps.jobs, store, log, delivery: options.delivery };
-  // The bus may be down at start (Redis unreachable): the server still starts, as chat's and the
-  // archiver's do, and the subscriptions are retried until they hold.
-  let closed = false;
-  let retry: NodeJS.Timeout | null = null;
-  let unsubscribe: Unsubscribe | null = null;
-  const subscribe = async (delayMs: number): Promise<void> => {
-    try {
-      if (!hub.started) await hub.start();
-      const off = await listenForEvents(eventDeps);
-      if (closed) return void (await off());
-      unsubscribe = off;
-    } catch (err) {
-      if (closed) return;
-      log.warn({ err, retryInMs: delayMs }, 'subscribing to stream events failed; retrying');
-      retry = setTimeout(() => void subscribe(Math.min(delayMs * 2, 30_000)), delayMs).unref();
-    }
-  };
-  await subscribe(1000);
+  // The bus may be down at start (Redis unreachable): the server still starts, and the hub's and
+  // the events' subscriptions are kept by keepSubscribed, retried until they hold.
+  await hub.start();
+  const unsubscribe = await listenForEvents(eventDeps);
 
   return {
     channelInfo: (channel, viewerId) => channelInfo(db, channel.id, viewerId),
@@ -155,10 +141,8 @@ export async function registerSocial(app: FastifyInstance, deps: SocialDeps): Pr
     recorder,
     hub,
     async close() {
-      closed = true;
-      if (retry) clearTimeout(retry);
       peaks.close();
-      await unsubscribe?.().catch(() => {});
+      await unsubscribe().catch(() => {});
       await hub.close();
       await recorder.close();
     },
