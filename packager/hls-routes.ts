@@ -1,6 +1,6 @@
-// /hls/<session>/…: live playlists from memory (blocking reload, delta updates) and the media
-// files under MEDIA_DIR/live. nginx serves existing media files itself and sends only playlists
-// and not-yet-written parts here; in the embedded setup this serves everything. A session another
+// /hls/<session>/…: live playlists and parts from memory (blocking reload, delta updates,
+// preload hints), and the init sections and segments under MEDIA_DIR/live. nginx serves those
+// files itself and sends playlists and parts here; in the embedded setup this serves everything. A session another
 // node owns is answered through that node (owner-proxy.ts).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -19,7 +19,7 @@ import type { SessionOwner } from './live-directory.ts';
 
 export interface HlsRoutesOptions {
   mediaDir: string;
-  session: (id: string) => Pick<LiveSessionView, 'id' | 'hasRendition' | 'waitForMaster' | 'mediaPlaylist' | 'waitForFile'> | null;
+  session: (id: string) => Pick<LiveSessionView, 'id' | 'hasRendition' | 'waitForMaster' | 'mediaPlaylist' | 'part' | 'waitForFile'> | null;
   viewers: Pick<ViewerCounter, 'touch'>;
   /** The node serving a session this node does not hold, and how to reach it; absent on a lone node. */
   /**
@@ -103,12 +103,19 @@ export const hlsRoutes: FastifyPluginAsync<HlsRoutesOptions> = async (fastify, o
     { schema: { hide: true, params: Type.Object({ session: SessionId, rendition: Rendition, file: MediaFile }) } },
     async (request, reply) => {
       const { session: sessionId, rendition, file } = request.params;
+      const partNumber = /^part-(\d+)\.m4s$/.exec(file)?.[1];
+      if (partNumber !== undefined) {
+        if (await viaOwner(sessionId, request, reply)) return reply;
+        const data = await liveSession(sessionId).part(rendition, Number(partNumber));
+        if (!data) throw new AppError('NOT_FOUND', 'No such part.');
+        return reply.header('content-type', guessContentType(file)).header('cache-control', IMMUTABLE).send(data);
+      }
       const full = path.join(opts.mediaDir, 'live', sessionId, rendition, file);
       let info = await stat(full).catch(() => null);
       if (!info) {
         // Written on the owner's disk, not here.
         if (await viaOwner(sessionId, request, reply)) return reply;
-        // The preload-hinted part and a listed segment still being written are held until on disk.
+        // A listed segment still being written is held until it is on disk.
         const session = opts.session(sessionId);
         if (session && (await session.waitForFile(rendition, file))) info = await stat(full).catch(() => null);
       }

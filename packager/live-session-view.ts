@@ -36,4 +36,4 @@ export interface LiveSnapshot {
 }
 
 /** What rooms outside the session and its manager may use: read-only data and waits. */
-export type LiveSessionView = Pick<LiveSession, 'id' | 'startedAt' | 'ready' | 'hasRendition' | 'master' | 'waitForMaster' | 'mediaPlaylist' | 'waitForFile' | 'snapshot'>;
+export type LiveSessionView = Pick<LiveSession, 'id' | 'startedAt' | 'ready' | 'hasRendition' | 'master' | 'waitForMaster' | 'mediaPlaylist' | 'part' | 'waitForFile' | 'snapshot'>;

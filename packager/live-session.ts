@@ -208,21 +208,26 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   }
 
   /**
-   * Holds a request for a media file that is not on disk yet: the preload-hinted part (or its
-   * neighbours, the newest may still be renamed into place) until written, and a listed segment
-   * whose file is still queued for writing. True when it waited, so the caller should look again.
+   * A part's media, from memory: the preload-hinted part (or the one after it) is held until it
+   * exists, at most three target durations. Null for a part that no playlist lists any more, or
+   * one too far ahead.
+   */
+  async part(rendition: string, number: number): Promise<Buffer | null> {
+    const packager = this.packagers.get(rendition);
+    if (!packager) return null;
+    const have = packager.part(number);
+    if (have || number < packager.nextPartNumber || number > packager.nextPartNumber + 1) return have ?? null;
+    await packager.waitFor(() => packager.nextPartNumber > number || packager.state.ended, holdMs(packager));
+    return packager.part(number) ?? null;
+  }
+
+  /**
+   * Holds a request for a listed segment whose file is still queued for writing. True when it
+   * waited, so the caller should look again.
    */
   async waitForFile(rendition: string, file: string): Promise<boolean> {
     const packager = this.packagers.get(rendition);
     if (!packager) return false;
-    const partNumber = /^part-(\d+)\.m4s$/.exec(file)?.[1];
-    if (partNumber !== undefined) {
-      const n = Number(partNumber);
-      if (n < packager.nextPartNumber - 1 || n > packager.nextPartNumber + 1) return false;
-      await packager.waitFor(() => packager.nextPartNumber > n || packager.state.ended, holdMs(packager));
-      await packager.idle();
-      return true;
-    }
     const segmentNumber = /^seg-(\d+)\.m4s$/.exec(file)?.[1];
     if (segmentNumber !== undefined && packager.state.segments.some((s) => s.mediaSequence === Number(segmentNumber))) {
       await packager.idle();

@@ -62,7 +62,7 @@ const VERSION_FULL = 6;
 const VERSION_DELTA = 9;
 // §6.2.2: "EXT-X-PART tags SHOULD be removed from the Playlist after they are greater than three Target
 // Durations from the end of the Playlist."
-const PART_RETENTION_TARGET_DURATIONS = 3;
+export const PART_RETENTION_TARGET_DURATIONS = 3;
 // §4.4.3.8: PART-HOLD-BACK MUST be ≥ 2× and SHOULD be ≥ 3× PART-TARGET; the skip boundary MUST be ≥ 6× TARGETDURATION.
 const PART_HOLD_BACK_PARTS = 3;
 const SKIP_BOUNDARY_TARGET_DURATIONS = 6;

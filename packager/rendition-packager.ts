@@ -1,12 +1,14 @@
 // Turns one rendition's fMP4 fragments into LL-HLS: every fragment is a part, parts are grouped
-// into segments at keyframes, files are written atomically, and the playlist state is kept in
-// memory so blocking reloads can be answered the moment a part exists.
+// into segments at keyframes, and the playlist state is kept in memory so blocking reloads can be
+// answered the moment a part exists. Parts live only in memory (served from there, for as long as
+// a playlist may list them); init sections and segments are written to disk atomically, for the
+// archiver and for nginx. Writing every part as a file was most of the live path's CPU.
 import { EventEmitter } from 'node:events';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
-import type { MediaPlaylistState, Part, Segment } from './ll-hls-playlist.ts';
+import { PART_RETENTION_TARGET_DURATIONS, type MediaPlaylistState, type Part, type Segment } from './ll-hls-playlist.ts';
 
 export interface InitSection {
   data: Buffer;
@@ -52,7 +54,9 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
   private runStart: { wallClock: number; decodeTime: number } | null = null;
   private nextDiscontinuity = false;
   private writes: Promise<unknown> = Promise.resolve();
+  /** segment media sequence → its part numbers, while those parts are held in `partData` */
   private readonly partNumbers = new Map<number, number[]>();
+  private readonly partData = new Map<number, Buffer>();
 
   constructor(private readonly opts: RenditionPackagerOptions) {
     super();
@@ -122,12 +126,17 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     }
     const number = this.nextPart++;
     const part: Part = { uri: `part-${number}.m4s`, duration: seconds, independent: fragment.independent };
-    await this.enqueue(() => writeFileAtomic(path.join(this.opts.dir, part.uri), fragment.data));
+    this.partData.set(number, fragment.data);
     this.pending.push({ part, data: fragment.data, number });
     this.state.pendingParts = this.pending.map((p) => p.part);
     this.state.nextPartUri = `part-${this.nextPart}.m4s`;
     this.emit('update');
     this.emit('part');
+  }
+
+  /** A part's media while a playlist may still list it (undefined before it exists and after). */
+  part(number: number): Buffer | undefined {
+    return this.partData.get(number);
   }
 
   /** Ends the playlist: what is pending becomes the last segment, and EXT-X-ENDLIST is written. */
@@ -190,6 +199,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     this.state.pendingParts = [];
     delete this.state.pendingSegment;
     this.state.segments.push(segment);
+    this.dropOldParts();
     const file = path.join(this.opts.dir, segment.uri);
     const mapUri = start.mapUri;
     void this.enqueue(async () => {
@@ -206,11 +216,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
       const old = this.state.segments.shift()!;
       if (old.discontinuity) this.state.discontinuitySequence += 1;
       this.firstMsn = old.mediaSequence + 1;
-      // Parts of a segment outside the window are no longer listed anywhere; the segment file
-      // stays for the archiver.
-      const numbers = this.partNumbers.get(old.mediaSequence) ?? [];
-      this.partNumbers.delete(old.mediaSequence);
-      void this.enqueue(() => Promise.all(numbers.map((n) => rm(path.join(this.opts.dir, `part-${n}.m4s`), { force: true }))));
+      this.forgetParts(old.mediaSequence);
     }
     const first = this.state.segments[0];
     if (first && first.mapUri) {
@@ -218,6 +224,27 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
       this.state.mapUri = first.mapUri;
       for (const s of this.state.segments) if (s.mapUri === this.state.mapUri) delete s.mapUri;
     }
+  }
+
+  /**
+   * Playlists list the parts of the last PART_RETENTION_TARGET_DURATIONS target durations; a
+   * segment's parts are kept one target duration longer, for a player acting on an older
+   * playlist, then only its segment file has that media.
+   */
+  private dropOldParts(): void {
+    const keepS = (PART_RETENTION_TARGET_DURATIONS + 1) * this.state.targetDuration;
+    const kept = new Set<number>();
+    let fromEnd = 0;
+    for (let i = this.state.segments.length - 1; i >= 0 && fromEnd <= keepS; i--) {
+      kept.add(this.state.segments[i]!.mediaSequence);
+      fromEnd += this.state.segments[i]!.duration;
+    }
+    for (const msn of this.partNumbers.keys()) if (!kept.has(msn)) this.forgetParts(msn);
+  }
+
+  private forgetParts(msn: number): void {
+    for (const n of this.partNumbers.get(msn) ?? []) this.partData.delete(n);
+    this.partNumbers.delete(msn);
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {

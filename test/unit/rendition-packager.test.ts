@@ -1,0 +1,45 @@
+// RenditionPackager keeps parts in memory and writes only init sections and segments: every part a
+// playlist lists can be fetched, with the bytes the muxer gave, and memory does not grow with the
+// stream's length.
+import t from 'tap';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { RenditionPackager } from '../../packager/rendition-packager.ts';
+import { renderMediaPlaylist } from '../../packager/ll-hls-playlist.ts';
+
+const TIMESCALE = 1000;
+
+t.test('parts come from memory while listed, segments from disk', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'spillway-packager-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const packager = new RenditionPackager({ name: 'source', dir, partTarget: 0.2, segmentTarget: 2, targetDuration: 2, windowSegments: 6, log: pino({ level: 'silent' }) });
+  await packager.onInit({ data: Buffer.from('init'), timescale: TIMESCALE });
+  const sent = new Map<number, Buffer>();
+  // 60 s of 200 ms parts, a keyframe every 2 s.
+  for (let i = 0; i < 300; i++) {
+    const data = Buffer.from(`part ${i} `.repeat(20));
+    sent.set(i, data);
+    await packager.onFragment({ data, baseMediaDecodeTime: i * 200, duration: 200, independent: i % 10 === 0 });
+  }
+  await packager.idle();
+
+  const playlist = renderMediaPlaylist(packager.state);
+  const listed = [...playlist.matchAll(/#EXT-X-PART:.*URI="part-(\d+)\.m4s"/g)].map((m) => Number(m[1]));
+  t.ok(listed.length >= 15, `the playlist lists the last target durations' parts (${listed.length})`);
+  for (const n of listed) t.same(packager.part(n), sent.get(n), `listed part ${n} is served with the muxer's bytes`);
+  t.equal(packager.part(0), undefined, 'a part from a minute ago is no longer held');
+  const held = [...sent.keys()].filter((n) => packager.part(n) !== undefined);
+  t.ok(held.length <= 60, `at most five segments of parts and the one being built are held, not the whole stream (${held.length})`);
+  t.equal(packager.part(300), undefined, 'the next part does not exist yet');
+  t.equal(packager.nextPartNumber, 300);
+
+  const files = await readdir(dir);
+  t.notOk(files.some((f) => f.startsWith('part-')), 'no part is written to disk');
+  const newest = packager.state.segments.at(-1)!;
+  const onDisk = await readFile(path.join(dir, newest.uri));
+  const numbers = [...Array(newest.parts.length).keys()].map((k) => 290 - newest.parts.length + k);
+  t.same(onDisk, Buffer.concat(numbers.map((n) => sent.get(n)!)), 'the newest segment file is its parts, in order');
+  t.ok(files.includes('init-0.mp4'), 'the init section is on disk');
+});
