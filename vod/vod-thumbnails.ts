@@ -2,10 +2,11 @@
 // sheet with the WebVTT track that maps each stretch of the timeline to one tile. Tiles are the
 // first frame of a segment; the tile maker (tile-maker.ts) makes them while the stream is live, so
 // at the end only the missing ones are made here, and the sheet is assembled from what is on disk.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execFfmpeg } from '../packager/ffmpeg-exec.ts';
+import { Fmp4Reader } from '../packager/fmp4-reader.ts';
 import type { RenditionInfo } from '../packager/stream-defs.ts';
 
 export interface TimedSegment {
@@ -56,23 +57,68 @@ async function posterFrame(ffmpegPath: string, media: Buffer): Promise<Buffer> {
 }
 
 /**
- * One tile per fMP4 file, from a single ffmpeg process: spawning ffmpeg costs far more than
- * decoding one small frame (measured: ~0.2 CPU-s per process on the test machines).
+ * One tile per fMP4 file (init section + segment): its first picture, which is a keyframe in the
+ * packager's segments. The first fragments of consecutive files sharing an init section are
+ * joined into one short stream and only its keyframes are decoded, in one ffmpeg process: one
+ * demuxer and one decoder, where an input per file cost three times the CPU (measured on 720p:
+ * 0.10 CPU-s for ten tiles against 0.27). A file that does not start with a keyframe (a source
+ * whose keyframes are further apart than a segment) shows the tile before it.
  */
 export async function makeTiles(ffmpegPath: string, media: Buffer[]): Promise<Buffer[]> {
   if (media.length === 0) return [];
+  const starts = media.map(keyframeStart);
+  const tiles: Array<Buffer | null> = media.map(() => null);
+  for (let i = 0; i < media.length; ) {
+    const init = starts[i]?.init;
+    if (!init) {
+      i += 1;
+      continue;
+    }
+    const group: number[] = [];
+    for (; i < media.length && (!starts[i] || starts[i]!.init.equals(init)); i++) if (starts[i]) group.push(i);
+    const fragments = group.map((k) => starts[k]!.fragment);
+    const made = (await keyframeTiles(ffmpegPath, init, fragments)) ?? (await Promise.all(fragments.map((f) => keyframeTiles(ffmpegPath, init, [f]).then((one) => one?.[0] ?? null))));
+    group.forEach((k, n) => (tiles[k] = made[n] ?? null));
+  }
+  return borrowMissing(tiles);
+}
+
+/** Tiles of the keyframes of init + fragments, one per fragment; null when the count is not that. */
+async function keyframeTiles(ffmpegPath: string, init: Buffer, fragments: Buffer[]): Promise<Buffer[] | null> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'spillway-tiles-'));
   try {
-    const inputs = media.map((_, i) => path.join(dir, `in-${i}.mp4`));
-    const outputs = media.map((_, i) => path.join(dir, `out-${i}.jpg`));
-    await Promise.all(media.map((m, i) => writeFile(inputs[i]!, m)));
-    const args = inputs.flatMap((file) => ['-threads', '1', '-f', 'mp4', '-i', file]);
-    outputs.forEach((file, i) => args.push('-map', `${i}:v:0`, '-frames:v', '1', '-vf', TILE_FILTER, '-q:v', '4', '-c:v', 'mjpeg', '-f', 'image2', '-update', '1', file));
-    await execFfmpeg(ffmpegPath, ['-y', ...args]);
-    return await Promise.all(outputs.map((file) => readFile(file)));
+    const pattern = path.join(dir, 'tile-%d.jpg');
+    await execFfmpeg(ffmpegPath, ['-threads', '1', '-skip_frame', 'nokey', '-f', 'mp4', '-i', 'pipe:0', '-map', '0:v:0', '-fps_mode', 'passthrough', '-vf', TILE_FILTER, '-q:v', '4', '-c:v', 'mjpeg', '-f', 'image2', '-y', pattern], Buffer.concat([init, ...fragments]));
+    if ((await readdir(dir)).length !== fragments.length) return null;
+    return await Promise.all(fragments.map((_, n) => readFile(path.join(dir, `tile-${n + 1}.jpg`))));
+  } catch {
+    return null;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The init section and first fragment of an fMP4 file, or null unless that fragment starts with a keyframe. */
+function keyframeStart(media: Buffer): { init: Buffer; fragment: Buffer } | null {
+  try {
+    const reader = new Fmp4Reader();
+    let init: Buffer | null = null;
+    for (const event of reader.push(media)) {
+      if (event.type === 'init') init = event.data;
+      else return init && event.independent ? { init, fragment: event.data } : null;
+    }
+  } catch {
+    // not fragmented MP4: no tile of its own
+  }
+  return null;
+}
+
+/** A file with no keyframe of its own shows its neighbour's tile. */
+function borrowMissing(tiles: Array<Buffer | null>): Buffer[] {
+  const first = tiles.find((tile) => tile !== null);
+  if (!first) throw new Error('no keyframe to make a tile from');
+  let previous = first;
+  return tiles.map((tile) => (previous = tile ?? previous));
 }
 
 export async function makeThumbnails(opts: {

@@ -1,0 +1,67 @@
+// Seek-preview tiles: each segment's tile shows that segment's first picture, whether the segments
+// share an init section (one ffmpeg stream of their keyframes) or not (one input each).
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readBoxes } from '../../packager/fmp4-boxes.ts';
+import { execFfmpeg } from '../../packager/ffmpeg-exec.ts';
+import { makeTiles, TILE } from '../../vod/vod-thumbnails.ts';
+
+const run = promisify(execFile);
+const COLORS = { red: [255, 0, 0], lime: [0, 255, 0], blue: [0, 0, 255], white: [255, 255, 255] } as const;
+type Color = keyof typeof COLORS;
+
+/** A fragmented MP4 of one second per colour, a keyframe (and a fragment) per second: init + fragments. */
+async function encode(colors: Color[], extra: string[] = []): Promise<{ init: Buffer; fragments: Buffer[] }> {
+  const inputs = colors.flatMap((c) => ['-f', 'lavfi', '-i', `color=c=${c}:s=320x180:r=10:d=1`]);
+  const concat = `${colors.map((_, i) => `[${i}:v]`).join('')}concat=n=${colors.length}:v=1:a=0[v]`;
+  const { stdout } = await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', ...inputs, '-filter_complex', concat, '-map', '[v]', '-c:v', 'libx264', '-g', '10', '-pix_fmt', 'yuv420p', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', ...extra, '-f', 'mp4', 'pipe:1'], { encoding: 'buffer', maxBuffer: 64 << 20 });
+  const boxes = readBoxes(stdout);
+  const firstMoof = boxes.findIndex((b) => b.type === 'moof');
+  const fragments: Buffer[] = [];
+  for (let i = firstMoof; i + 1 < boxes.length; i += 2) fragments.push(stdout.subarray(boxes[i]!.start, boxes[i + 1]!.start + boxes[i + 1]!.size));
+  return { init: stdout.subarray(0, boxes[firstMoof]!.start), fragments };
+}
+
+/** The colour a JPEG tile mostly shows. */
+async function colorOf(jpeg: Buffer): Promise<Color> {
+  const rgb = await execFfmpeg('ffmpeg', ['-f', 'image2pipe', '-c:v', 'mjpeg', '-i', 'pipe:0', '-vf', 'scale=1:1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], jpeg);
+  const distance = (c: Color) => COLORS[c].reduce((sum: number, v, i) => sum + Math.abs(v - rgb[i]!), 0);
+  return (Object.keys(COLORS) as Color[]).sort((a, b) => distance(a) - distance(b))[0]!;
+}
+
+async function isTile(jpeg: Buffer): Promise<boolean> {
+  const size = await execFfmpeg('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', '-i', 'pipe:0'], jpeg).catch(() => Buffer.from(''));
+  return String(size).trim() === `${TILE.width},${TILE.height}`;
+}
+
+t.test('segments sharing an init section: one tile per segment, in order', async (t) => {
+  const colors: Color[] = ['red', 'lime', 'blue', 'white', 'red'];
+  const { init, fragments } = await encode(colors);
+  t.equal(fragments.length, colors.length, 'one fragment per second');
+  // A segment of two fragments: its tile is its first picture, not its second.
+  const media = [Buffer.concat([init, fragments[0]!, fragments[1]!]), ...fragments.slice(2).map((f) => Buffer.concat([init, f]))];
+  const tiles = await makeTiles('ffmpeg', media);
+  t.equal(tiles.length, media.length);
+  t.same(await Promise.all(tiles.map(colorOf)), ['red', 'blue', 'white', 'red']);
+  t.ok(await isTile(tiles[0]!), `a tile is ${TILE.width}×${TILE.height}`);
+});
+
+t.test('segments from different init sections (a restarted encoder) still get their own tiles', async (t) => {
+  const a = await encode(['lime', 'red']);
+  const b = await encode(['blue']);
+  const media = [Buffer.concat([a.init, a.fragments[0]!]), Buffer.concat([a.init, a.fragments[1]!]), Buffer.concat([b.init, b.fragments[0]!])];
+  t.same(await Promise.all((await makeTiles('ffmpeg', media)).map(colorOf)), ['lime', 'red', 'blue']);
+});
+
+t.test('a segment without a keyframe neither fails the batch nor shifts the tiles after it', async (t) => {
+  // Half-second fragments of one-second GOPs: every other fragment has no keyframe.
+  const { init, fragments } = await encode(['red', 'lime', 'blue'], ['-frag_duration', '500000']);
+  t.equal(fragments.length, 6);
+  const media = [fragments[0]!, fragments[3]!, fragments[4]!].map((f) => Buffer.concat([init, f]));
+  const tiles = await makeTiles('ffmpeg', media);
+  t.equal(tiles.length, 3);
+  t.equal(await colorOf(tiles[0]!), 'red');
+  t.equal(await colorOf(tiles[1]!), 'red', 'the segment without a picture of its own shows the one before it');
+  t.equal(await colorOf(tiles[2]!), 'blue', 'the segment after it still gets its own picture');
+});
