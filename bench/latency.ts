@@ -6,7 +6,8 @@
 // reports (wall clock − encoded media time, the smallest over the run, which is later than the
 // true start by at most one encode step). The spawn time of the publisher is also printed as a
 // pessimistic reference (it counts ffmpeg's own start-up as latency).
-// Flags: --runs N (default 3) --seconds S of playback per run (default 30) --only passthrough|ladder.
+// Flags: --runs N (default 3) --seconds S of playback per run (default 30) --only passthrough|ladder
+// --part-ms N (the server's PART_DURATION_MS; default the server's own default).
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH, servePlayer, type PlayerStats } from '../test/helpers/browser.ts';
@@ -16,6 +17,7 @@ const FPS = 30;
 const runs = arg('runs', 3);
 const seconds = arg('seconds', 30);
 const WARMUP_S = 5;
+const partMs = arg('part-ms', 0);
 
 const teardowns: Array<() => unknown> = [];
 const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
@@ -37,7 +39,7 @@ interface Mode {
 }
 
 async function once(mode: Mode, playerBase: string) {
-  const { server, base, stop } = await startBenchServer({ LADDER: mode.ladder, ...(mode.archiver ? { ARCHIVER: mode.archiver } : {}) });
+  const { server, base, stop } = await startBenchServer({ LADDER: mode.ladder, ...(partMs ? { PART_DURATION_MS: String(partMs) } : {}), ...(mode.archiver ? { ARCHIVER: mode.archiver } : {}) });
   const url = await newChannel(server, 'bench');
   const spawnedAt = Date.now();
   const publisher = spawn('ffmpeg', [

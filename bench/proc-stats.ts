@@ -17,7 +17,10 @@ function readProc(pid: number): ProcInfo | null {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return { pid, ppid: Number(fields[1]), cpuS: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S, rssBytes: rssKb * 1024 };
+    // utime + stime, plus cutime + cstime: the CPU of children already waited for, so short-lived
+    // ones (a thumbnail's ffmpeg) count even when they start and end between two samples.
+    const cpuTicks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0);
+    return { pid, ppid: Number(fields[1]), cpuS: cpuTicks / TICKS_PER_S, rssBytes: rssKb * 1024 };
   } catch {
     return null;
   }
@@ -41,7 +44,10 @@ export function treeStats(root: number, exclude: Set<number>): { cpuS: number; r
   return out;
 }
 
-/** CPU seconds used by each pid between two samples (processes that ended in between are not counted). */
+/**
+ * CPU seconds used by each pid between two samples. A child that ended in between counts through
+ * its parent's waited-for CPU (all of it, a share from before the first sample included).
+ */
 export function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
   let total = 0;
   for (const [pid, cpu] of after) total += cpu - (before.get(pid) ?? 0);
