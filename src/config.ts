@@ -51,7 +51,7 @@ export const CONFIG_VARS = {
   FFMPEG_PATH: { default: 'ffmpeg', meaning: 'The ffmpeg binary (Debian 5.1 or newer).' },
   LADDER: { default: '720:2800,480:1400,360:800', meaning: 'Transcoded renditions as height:videoKbps, highest first; never above the source. Empty: passthrough only.' },
   X264_PRESET: { default: 'veryfast', meaning: 'x264 preset of the transcoded renditions (ultrafast … medium); faster uses less CPU.' },
-  PART_DURATION_MS: { default: '200', meaning: 'LL-HLS part duration in milliseconds (100–1000).' },
+  PART_DURATION_MS: { default: '100', meaning: 'LL-HLS part duration in milliseconds (100–1000); PART-HOLD-BACK is three parts. Behind an nginx edge use 200 or more.' },
   SEGMENT_DURATION_S: { default: '1', meaning: 'Segment duration of transcoded renditions in seconds (1–6); passthrough segments follow source keyframes.' },
   LIVE_WINDOW_SEGMENTS: { default: '60', meaning: 'Segments listed in a live playlist (the DVR window).' },
   LIVE_GRACE_S: { default: '10', meaning: 'A publisher whose connection drops (without pressing Stop) and reconnects within this many seconds continues the same live session.' },
