@@ -165,7 +165,7 @@ export class RenditionRecorder {
       this.lastRun = run;
       const start = this.journaledSeconds;
       this.journaledSeconds += row.duration_s ?? 0;
-      if (this.opts.tiles?.wants(start, row.duration_s ?? 0)) this.opts.tiles.add({ msn, start, duration: row.duration_s ?? 0, media: Buffer.concat([await this.init(run), data]) });
+      if (this.opts.tiles?.wants(start, row.duration_s ?? 0)) this.opts.tiles.add({ msn, start, duration: row.duration_s ?? 0, init: await this.init(run), segment: data });
     }
   }
 

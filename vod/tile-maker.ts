@@ -7,22 +7,23 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
-import { makeTiles, startsTile, TILE_BATCH, tileFile } from './vod-thumbnails.ts';
+import { makeTiles, startsTile, TILE_BATCH, tileFile, tileInput } from './vod-thumbnails.ts';
 
 export interface TileSource {
   msn: number;
   /** seconds from the start of the recording */
   start: number;
   duration: number;
-  /** init section + segment */
-  media: Buffer;
+  init: Buffer;
+  segment: Buffer;
 }
 
 // A maker that falls this far behind (ffmpeg starved of CPU) drops the oldest; the end makes them.
 const MAX_QUEUED = 20 * TILE_BATCH;
 
 export class TileMaker {
-  private queue: TileSource[] = [];
+  /** what each queued tile is made from: its segment's init section and first fragment */
+  private queue: Array<{ msn: number; media: Buffer }> = [];
   private running: Promise<void> | null = null;
   private closed = false;
 
@@ -35,7 +36,7 @@ export class TileMaker {
 
   add(source: TileSource): void {
     if (!this.wants(source.start, source.duration)) return;
-    this.queue.push(source);
+    this.queue.push({ msn: source.msn, media: tileInput(source.init, source.segment) });
     if (this.queue.length > MAX_QUEUED) this.queue.shift();
     if (this.queue.length >= TILE_BATCH) this.startBatch(false);
   }

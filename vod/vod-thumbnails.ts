@@ -98,6 +98,21 @@ async function keyframeTiles(ffmpegPath: string, init: Buffer, fragments: Buffer
   }
 }
 
+/**
+ * What a segment's tile is made from: its init section and its first fragment, copied, so a
+ * queue of them does not hold whole segments. The whole file when its boxes cannot be walked.
+ */
+export function tileInput(init: Buffer, segment: Buffer): Buffer {
+  for (let at = 0; at + 8 <= segment.length; ) {
+    const size = segment.readUInt32BE(at);
+    const type = segment.toString('latin1', at + 4, at + 8);
+    if (size < 8 || at + size > segment.length) break;
+    at += size;
+    if (type === 'mdat') return Buffer.concat([init, segment.subarray(0, at)]);
+  }
+  return Buffer.concat([init, segment]);
+}
+
 /** The init section and first fragment of an fMP4 file, or null unless that fragment starts with a keyframe. */
 function keyframeStart(media: Buffer): { init: Buffer; fragment: Buffer } | null {
   try {

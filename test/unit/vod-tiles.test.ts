@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readBoxes } from '../../packager/fmp4-boxes.ts';
 import { execFfmpeg } from '../../packager/ffmpeg-exec.ts';
-import { makeTiles, TILE } from '../../vod/vod-thumbnails.ts';
+import { makeTiles, TILE, tileInput } from '../../vod/vod-thumbnails.ts';
 
 const run = promisify(execFile);
 const COLORS = { red: [255, 0, 0], lime: [0, 255, 0], blue: [0, 0, 255], white: [255, 255, 255] } as const;
@@ -45,6 +45,12 @@ t.test('segments sharing an init section: one tile per segment, in order', async
   t.equal(tiles.length, media.length);
   t.same(await Promise.all(tiles.map(colorOf)), ['red', 'blue', 'white', 'red']);
   t.ok(await isTile(tiles[0]!), `a tile is ${TILE.width}×${TILE.height}`);
+
+  // What the live tile maker queues: the init section and the first fragment only.
+  const queued = tileInput(init, Buffer.concat([fragments[0]!, fragments[1]!]));
+  t.equal(queued.length, init.length + fragments[0]!.length, 'a queued tile keeps its first fragment, not the whole segment');
+  t.same(await Promise.all((await makeTiles('ffmpeg', [queued, tileInput(init, fragments[2]!)])).map(colorOf)), ['red', 'blue']);
+  t.equal(tileInput(init, Buffer.from('not boxes')).length, init.length + 9, 'a segment it cannot walk is kept whole');
 });
 
 t.test('segments from different init sections (a restarted encoder) still get their own tiles', async (t) => {
