@@ -121,33 +121,63 @@ const KEY_FLAGS = 0x02000000; // sample_depends_on = 2 (independent)
 const NON_KEY_FLAGS = 0x01010000; // depends on others, sample_is_non_sync_sample
 
 /** One moof + mdat holding every run; data offsets point into the single mdat. */
-export function fragment(sequence: number, runs: TrackRun[]): Buffer {
-  const build = (offsets: number[]) =>
-    box('moof', fullBox('mfhd', 0, 0, u32(sequence)), ...runs.map((run, i) => traf(run, offsets[i] ?? 0)));
-  const moofSize = build(runs.map(() => 0)).length;
-  const offsets: number[] = [];
-  let at = moofSize + 8;
-  for (const run of runs) {
-    offsets.push(at);
-    at += run.data.reduce((n, b) => n + b.length, 0);
-  }
-  return Buffer.concat([build(offsets), box('mdat', ...runs.flatMap((r) => r.data))]);
-}
+// Fixed sizes of a fragment's boxes: mfhd; traf header + tfhd + tfdt (version 1) + trun header.
+const MFHD_SIZE = 16;
+const TRAF_FIXED_SIZE = 8 + 16 + 20 + 20;
+const TRUN_ROW_SIZE = 16;
 
-function traf(run: TrackRun, dataOffset: number): Buffer {
-  const tfhd = fullBox('tfhd', 0, 0x020000, u32(run.trackId)); // default-base-is-moof
-  const time = Buffer.alloc(8);
-  time.writeBigUInt64BE(BigInt(Math.max(0, Math.round(run.baseMediaDecodeTime))));
-  const tfdt = fullBox('tfdt', 1, 0, time);
-  const rows = Buffer.alloc(run.samples.length * 16);
-  run.samples.forEach((s, i) => {
-    rows.writeUInt32BE(s.duration >>> 0, i * 16);
-    rows.writeUInt32BE(s.size >>> 0, i * 16 + 4);
-    rows.writeUInt32BE(s.keyframe ? KEY_FLAGS : NON_KEY_FLAGS, i * 16 + 8);
-    rows.writeInt32BE(Math.round(s.compositionOffset), i * 16 + 12);
-  });
-  // version 1: signed composition offsets; data offset, duration, size, flags, offset per sample
-  const trun = fullBox('trun', 1, 0x000f01, u32(run.samples.length, 0), rows);
-  trun.writeInt32BE(dataOffset, 16);
-  return box('traf', tfhd, tfdt, trun);
+/**
+ * moof (mfhd, then per run a traf: tfhd with default-base-is-moof, tfdt version 1, trun version 1
+ * with data offset and per-sample duration, size, flags and signed composition offset) + mdat,
+ * written into one buffer: every part goes through here, ten times a second per rendition.
+ */
+export function fragment(sequence: number, runs: TrackRun[]): Buffer {
+  const moofSize = 8 + MFHD_SIZE + runs.reduce((n, run) => n + TRAF_FIXED_SIZE + TRUN_ROW_SIZE * run.samples.length, 0);
+  const mdatSize = 8 + runs.reduce((n, run) => n + run.data.reduce((m, b) => m + b.length, 0), 0);
+  const out = Buffer.allocUnsafe(moofSize + mdatSize);
+  let at = 0;
+  const head = (size: number, type: string) => {
+    out.writeUInt32BE(size, at);
+    out.write(type, at + 4, 'latin1');
+    at += 8;
+  };
+  const versionFlags = (version: number, flags: number) => {
+    out.writeUInt32BE(((version << 24) | flags) >>> 0, at);
+    at += 4;
+  };
+  head(moofSize, 'moof');
+  head(MFHD_SIZE, 'mfhd');
+  versionFlags(0, 0);
+  out.writeUInt32BE(sequence >>> 0, at);
+  at += 4;
+  let dataOffset = moofSize + 8;
+  for (const run of runs) {
+    const n = run.samples.length;
+    head(TRAF_FIXED_SIZE + TRUN_ROW_SIZE * n, 'traf');
+    head(16, 'tfhd');
+    versionFlags(0, 0x020000); // default-base-is-moof
+    out.writeUInt32BE(run.trackId >>> 0, at);
+    at += 4;
+    head(20, 'tfdt');
+    versionFlags(1, 0);
+    out.writeBigUInt64BE(BigInt(Math.max(0, Math.round(run.baseMediaDecodeTime))), at);
+    at += 8;
+    // version 1: signed composition offsets; data offset, duration, size, flags, offset per sample
+    head(20 + TRUN_ROW_SIZE * n, 'trun');
+    versionFlags(1, 0x000f01);
+    out.writeUInt32BE(n, at);
+    out.writeInt32BE(dataOffset, at + 4);
+    at += 8;
+    for (const sample of run.samples) {
+      out.writeUInt32BE(sample.duration >>> 0, at);
+      out.writeUInt32BE(sample.size >>> 0, at + 4);
+      out.writeUInt32BE(sample.keyframe ? KEY_FLAGS : NON_KEY_FLAGS, at + 8);
+      out.writeInt32BE(Math.round(sample.compositionOffset), at + 12);
+      at += TRUN_ROW_SIZE;
+    }
+    dataOffset += run.data.reduce((m, b) => m + b.length, 0);
+  }
+  head(mdatSize, 'mdat');
+  for (const run of runs) for (const data of run.data) at += data.copy(out, at);
+  return out;
 }
