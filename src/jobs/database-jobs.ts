@@ -36,7 +36,10 @@ export interface DatabaseJobsOptions {
   log: Logger;
   /** How long a claim holds without renewal; renewed at a third of it. Default 30 s. */
   leaseMs?: number;
-  /** How often idle workers look for due jobs (a job added in this process wakes them at once). Default 1 s. */
+  /**
+   * How often a queue's idle workers look for due jobs: one of them per tick, not each. A job added
+   * in this process, or one of its delays running out, wakes a worker at once. Default 1 s.
+   */
   pollMs?: number;
   /** Finished jobs are forgotten after this long. Default 1 day (failed: 7 days). */
   keepCompletedMs?: number;
@@ -59,6 +62,7 @@ export class DatabaseJobs implements Jobs {
   private readonly keepCompletedMs: number;
   private readonly running = new Map<string, Running>();
   private readonly wakers = new Map<string, Set<() => void>>();
+  private readonly pollers = new Map<string, NodeJS.Timeout>();
   private readonly loops: Promise<void>[] = [];
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
@@ -91,7 +95,7 @@ export class DatabaseJobs implements Jobs {
       })
       .onConflict((oc) => oc.columns(['queue', 'id']).doNothing())
       .execute();
-    if (o.delayMs === 0) this.wake(queue);
+    this.wakeOneAfter(queue, o.delayMs);
     return id;
   }
 
@@ -125,12 +129,14 @@ export class DatabaseJobs implements Jobs {
     if (this.closed) throw new Error('jobs are closed');
     const concurrency = Math.max(1, options.concurrency ?? 1);
     for (let i = 0; i < concurrency; i++) this.loops.push(this.loop(queue, handler as JobHandler<unknown>));
+    if (!this.pollers.has(queue)) this.pollers.set(queue, setInterval(() => this.wakeOne(queue), this.pollMs));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweeper);
+    for (const poller of this.pollers.values()) clearInterval(poller);
     for (const r of this.running.values()) {
       r.why ??= 'closing';
       r.controller.abort(new Error('closing'));
@@ -147,27 +153,35 @@ export class DatabaseJobs implements Jobs {
       } catch (err) {
         this.log.warn({ err, queue }, 'claiming a job failed; retrying');
       }
-      if (job) await this.run(job, handler);
-      else await this.idle(queue);
+      if (job) {
+        // There may be more: another idle worker looks too.
+        this.wakeOne(queue);
+        await this.run(job, handler);
+      } else await this.idle(queue);
     }
   }
 
+  /** Waits to be woken: by the queue's poll tick, a job added here, or close(). */
   private idle(queue: string): Promise<void> {
     return new Promise((resolve) => {
       let set = this.wakers.get(queue);
       if (!set) this.wakers.set(queue, (set = new Set()));
       const done = () => {
-        clearTimeout(timer);
         set.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, this.pollMs);
       set.add(done);
     });
   }
 
-  private wake(queue: string): void {
-    for (const wake of this.wakers.get(queue) ?? []) wake();
+  private wakeOne(queue: string): void {
+    this.wakers.get(queue)?.values().next().value?.();
+  }
+
+  /** A job due in `delayMs` (a delayed add, a retry's backoff) wakes a worker of this process then. */
+  private wakeOneAfter(queue: string, delayMs: number): void {
+    if (delayMs <= 0) this.wakeOne(queue);
+    else setTimeout(() => this.wakeOne(queue), delayMs).unref();
   }
 
   /** Takes the oldest due job, or one whose process stopped renewing its lease. */
@@ -239,6 +253,7 @@ export class DatabaseJobs implements Jobs {
         const delay = backoffDelay(row.backoff_ms, row.attempts);
         this.log.info({ queue: row.queue, job: row.id, attempt: row.attempts, retryInMs: delay, reason: message }, 'job failed; will retry');
         await this.finish(row, { state: 'waiting', failed_reason: message, locked_until: null, run_at: sql<Date>`now() + ${`${delay} milliseconds`}::interval` });
+        this.wakeOneAfter(row.queue, delay);
       }
     } finally {
       clearInterval(renew);

@@ -248,3 +248,26 @@ for (const [name, setup] of backends) {
 function sharedAcrossProcesses(name: string): boolean {
   return name !== 'database on pglite';
 }
+
+// The database queue polls once per tick per queue, not once per worker: what wakes a worker
+// otherwise is an add, a delay or a retry's backoff running out in this process. With a poll far
+// longer than the test, every job still runs when it is due.
+t.test('database queue: due jobs run without waiting for a poll tick', async (t) => {
+  const database = await openPglite<AppTables>(await tempDir(t, 'jobs-wake'));
+  await migrate(database, log);
+  t.teardown(() => database.close());
+  const jobs = new DatabaseJobs({ db: database.db as unknown as Kysely<JobTables>, log, pollMs: 3_600_000 });
+  t.teardown(() => jobs.close());
+  const r = recorder<{ n: number }>(async (job) => {
+    if (job.data.n === 0 && job.attempt === 1) throw new Error('flaky once');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  });
+  jobs.work('wake', r.handler, { concurrency: 3 });
+  const retried = await jobs.add('wake', { n: 0 }, { attempts: 2, backoffMs: 200 });
+  const delayed = await jobs.add('wake', { n: 1 }, { delayMs: 300 });
+  const burst = await Promise.all([2, 3, 4, 5, 6, 7].map((n) => jobs.add('wake', { n })));
+  for (const id of [retried, delayed, ...burst]) await until(async () => (await jobs.get('wake', id))?.state === 'completed', `job ${id} to complete`, 20_000);
+  t.same(r.runs.filter((x) => x.data.n === 0).map((x) => x.attempt), [1, 2], 'the retry ran after its backoff');
+  t.same(r.runs.map((x) => x.data.n).filter((n) => n > 1).sort(), [2, 3, 4, 5, 6, 7], 'every job of the burst ran once');
+  t.equal(r.runs.filter((x) => x.data.n === 1).length, 1, 'the delayed job ran once');
+});
