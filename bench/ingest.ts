@@ -6,7 +6,10 @@
 //
 // --ladder: instead, one 1080p stream with the full ladder (720p/480p/360p) through Spillway against
 // the same ffmpeg ladder command run by hand on the file (-re), CPU per stream.
+// RSS per stream is the slope between the smallest and largest count (a server's idle RSS moves
+// with start-up garbage, so RSS at N minus RSS at rest is noise at small N).
 // Flags: --counts 1,10,50 --seconds 20 (window per step) --runs 3 --not-recorded --ladder
+// --part-ms N (the server's PART_DURATION_MS; default the server's own default)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -25,6 +28,7 @@ const seconds = arg('seconds', 20);
 const runs = arg('runs', 3);
 const notRecorded = process.argv.includes('--not-recorded');
 const ladderMode = process.argv.includes('--ladder');
+const partMs = arg('part-ms', 0);
 const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => b / 1024 / 1024;
@@ -32,18 +36,17 @@ const mib = (b: number) => b / 1024 / 1024;
 interface Measure {
   cores: number;
   rssBytes: number;
-  rssPerStreamBytes: number;
 }
 
 /** CPU (cores) and RSS of the tree at `root` over the window, publishers excluded. */
-async function measure(root: number, exclude: Set<number>, idleRss: number, count: number): Promise<Measure> {
+async function measure(root: number, exclude: Set<number>): Promise<Measure> {
   const first = treeStats(root, exclude);
   const before = cpuByPid(first.pids);
   const startedAt = Date.now();
   await sleep(seconds * 1000);
   const last = treeStats(root, exclude);
   const cores = cpuBetween(before, cpuByPid(last.pids)) / ((Date.now() - startedAt) / 1000);
-  return { cores, rssBytes: last.rssBytes, rssPerStreamBytes: (last.rssBytes - idleRss) / count };
+  return { cores, rssBytes: last.rssBytes };
 }
 
 function publishLoop(source: string, url: string): ChildProcess {
@@ -51,16 +54,15 @@ function publishLoop(source: string, url: string): ChildProcess {
 }
 
 async function spillway(source: string, count: number, env: Record<string, string>): Promise<Measure & { live: number }> {
-  const { server, stop } = await startBenchServer({ ...env, ...(notRecorded ? { ARCHIVER: 'external' } : {}) });
+  const { server, stop } = await startBenchServer({ ...env, ...(partMs ? { PART_DURATION_MS: String(partMs) } : {}), ...(notRecorded ? { ARCHIVER: 'external' } : {}) });
   const publishers: ChildProcess[] = [];
   try {
     await sleep(3000); // PGlite and the ingest worker settle
-    const idle = treeStats(process.pid, new Set());
     for (let i = 0; i < count; i++) publishers.push(publishLoop(source, await newChannel(server, `bench${i}`)));
     const deadline = Date.now() + 60_000;
     while (server.live.live().filter((s) => s.ready).length < count && Date.now() < deadline) await sleep(200);
     await sleep(3000);
-    const m = await measure(process.pid, new Set(publishers.map((p) => p.pid!)), idle.rssBytes, count);
+    const m = await measure(process.pid, new Set(publishers.map((p) => p.pid!)));
     return { ...m, live: server.live.live().filter((s) => s.ready).length };
   } finally {
     for (const p of publishers) p.kill('SIGKILL');
@@ -101,13 +103,12 @@ http { access_log off; server { listen 127.0.0.1:${await freePort()}; location /
   const publishers: ChildProcess[] = [];
   try {
     await sleep(2000);
-    const idle = treeStats(nginx.pid!, new Set());
     for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${port}/live/stream${i}`));
     const deadline = Date.now() + 60_000;
     const playing = () => Array.from({ length: count }, (_, i) => existsSync(path.join(hls, `stream${i}.m3u8`))).filter(Boolean).length;
     while (playing() < count && Date.now() < deadline) await sleep(200);
     await sleep(3000);
-    const m = await measure(nginx.pid!, new Set(), idle.rssBytes, count);
+    const m = await measure(nginx.pid!, new Set());
     return { ...m, live: playing() };
   } finally {
     for (const p of publishers) p.kill('SIGKILL');
@@ -125,7 +126,7 @@ async function ladderByHand(source: string): Promise<number> {
   for (const stream of child.stdio.slice(1)) (stream as NodeJS.ReadableStream | null)?.resume();
   try {
     await sleep(8000);
-    return (await measure(child.pid!, new Set(), 0, 1)).cores;
+    return (await measure(child.pid!, new Set())).cores;
   } finally {
     child.kill('SIGKILL');
   }
@@ -149,20 +150,26 @@ if (ladderMode) {
   console.log(`Spillway ${median(ours).toFixed(3)} cores per stream, ffmpeg ladder by hand ${median(byHand).toFixed(3)}: ${(median(ours) / median(byHand)).toFixed(3)} ×`);
 } else {
   await ensureNginxRtmp();
-  console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step, median of ${runs} runs; Spillway ${notRecorded ? 'not recording' : 'recording to local storage'}; load average at start ${load()}`);
-  console.log('streams | server      | CPU (cores) | CPU per stream (% core) | RSS (MiB) | RSS per stream (MiB) | live');
+  console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step, median of ${runs} runs; Spillway ${notRecorded ? 'not recording' : 'recording to local storage'}${partMs ? `, ${partMs} ms parts` : ''}; load average at start ${load()}`);
+  console.log('streams | server      | CPU (cores) | CPU per stream (% core) | RSS (MiB) | live');
+  const rssAt = { spillway: new Map<number, number>(), nginx: new Map<number, number>() };
   for (const count of counts) {
     const results = { spillway: [] as Array<Measure & { live: number }>, nginx: [] as Array<Measure & { live: number }> };
     for (let r = 0; r < runs; r++) {
       results.spillway.push(await spillway(source, count, { LADDER: '' }));
       results.nginx.push(await nginxRtmp(source, count, dir));
     }
-    for (const [name, rs] of Object.entries(results)) {
+    for (const [name, rs] of Object.entries(results) as Array<['spillway' | 'nginx', Array<Measure & { live: number }>]>) {
       const cores = median(rs.map((x) => x.cores));
-      console.log(`${String(count).padStart(7)} | ${name.padEnd(11)} | ${cores.toFixed(3).padStart(11)} | ${((cores / count) * 100).toFixed(2).padStart(23)} | ${mib(median(rs.map((x) => x.rssBytes))).toFixed(0).padStart(9)} | ${mib(median(rs.map((x) => x.rssPerStreamBytes))).toFixed(2).padStart(20)} | ${Math.min(...rs.map((x) => x.live))}`);
+      rssAt[name].set(count, median(rs.map((x) => x.rssBytes)));
+      console.log(`${String(count).padStart(7)} | ${name.padEnd(11)} | ${cores.toFixed(3).padStart(11)} | ${((cores / count) * 100).toFixed(2).padStart(23)} | ${mib(rssAt[name].get(count)!).toFixed(0).padStart(9)} | ${Math.min(...rs.map((x) => x.live))}`);
     }
     const ratio = median(results.spillway.map((x) => x.cores)) / median(results.nginx.map((x) => x.cores));
     console.log(`        → Spillway / nginx-rtmp CPU: ${ratio.toFixed(2)} × (load ${load()})`);
+  }
+  const [low, high] = [Math.min(...counts), Math.max(...counts)];
+  if (high > low) {
+    for (const [name, at] of Object.entries(rssAt)) console.log(`RSS per stream, ${name}: ${mib((at.get(high)! - at.get(low)!) / (high - low)).toFixed(2)} MiB (slope from ${low} to ${high} streams)`);
   }
 }
 await rm(dir, { recursive: true, force: true });
