@@ -214,10 +214,21 @@ export class CmafMuxer {
 
   /** Writes the pending samples as one fragment; `all` also takes the held frame (flush, new init). */
   private cut(all: boolean): MuxerEvent[] {
+    const before: MuxerEvent[] = [];
     if (all && this.held) {
-      this.held.duration = this.lastVideoDuration;
-      this.videoSamples.push(this.held);
+      const held = this.held;
       this.held = null;
+      held.duration = this.lastVideoDuration;
+      // The held frame must not push the last part past PART-TARGET either. No frame follows it,
+      // so its duration is a guess, and RTMP's milliseconds make 30 fps frames 33 or 34 ms: a guess
+      // up to 2 ms shorter keeps the part whole; a frame that does not fit even so closes a part of
+      // its own (the last part of a segment may be short; one before it may not).
+      const room = this.opts.partTarget * VIDEO_TIMESCALE - this.pendingVideo();
+      if (this.videoSamples.length > 0 && held.duration > room) {
+        if (room > 0 && held.duration - room <= (2 * VIDEO_TIMESCALE) / 1000) held.duration = room;
+        else before.push(...this.cut(false));
+      }
+      this.videoSamples.push(held);
     }
     const audio = this.tracks?.audio;
     const runs: TrackRun[] = [];
@@ -245,9 +256,9 @@ export class CmafMuxer {
         if (!this.tracks?.video) timing = { base: taken[0]!.dts, duration: samples.reduce((d, s) => d + s.duration, 0), independent: true, count: taken.length };
       }
     }
-    if (!timing || runs.length === 0) return [];
+    if (!timing || runs.length === 0) return before;
     this.stats.fragments += 1;
-    return [{ type: 'fragment', data: fragment(this.sequence++, runs), baseMediaDecodeTime: timing.base, duration: timing.duration, independent: timing.independent, sampleCount: timing.count }];
+    return [...before, { type: 'fragment', data: fragment(this.sequence++, runs), baseMediaDecodeTime: timing.base, duration: timing.duration, independent: timing.independent, sampleCount: timing.count }];
   }
 }
 

@@ -173,3 +173,62 @@ t.test('a codec Spillway cannot package is refused cleanly; another stream is un
   t.pass('the other stream kept making parts');
   await good.stop();
 });
+
+t.test('a new decoder configuration mid-stream (640×360 → 426×240 H.264): a new init section after a discontinuity, both halves decode', async (t) => {
+  const server = await startTestServer(t, { LADDER: '' });
+  const base = await server.listen();
+  const dir = await tempDir(t, 'config-change');
+  const user = await registerUser(server, 'resizer');
+  const { streamKey } = (await server.app.inject({ url: '/api/v1/channels/resizer/stream-key', headers: { authorization: `Bearer ${user.accessToken}` } })).json();
+  // Two encodes back to back on one clock, as when OBS restarts its encoder with a new size: the
+  // second starts with its own sequence headers.
+  const first = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', width: 640, height: 360, seconds: 6 }))).map((track) => ({ track })), { enhanced: false });
+  const second = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', width: 426, height: 240, seconds: 6 }))).map((track) => ({ track })), { enhanced: false });
+  const publisher = publishRtmp(t, {
+    port: server.ingest.port,
+    key: streamKey,
+    tags: [...first, ...second.map((tag) => ({ ...tag, timestamp: tag.timestamp + 6000 }))],
+    metadata: { width: 640, height: 360, framerate: 30 },
+    // one pass: the publisher sends sequence headers on its first pass only
+    seconds: 12,
+  });
+  await publisher.started;
+  const live = await until(async () => {
+    const channel = (await server.app.inject({ url: '/api/v1/channels/resizer' })).json();
+    return channel.live ? channel : null;
+  }, 'the channel to go live', 20_000);
+  const session = server.live.live().find((s) => s.slug === 'resizer')!;
+  const changedAt = await until(() => renditionNow(session, 'source')?.lastDiscontinuityMsn ?? null, 'a discontinuity in the source rendition', 30_000);
+  await until(() => (renditionNow(session, 'source')?.lastMsn ?? 0) > changedAt, 'a complete segment after the change', 20_000);
+
+  const text = await (await fetch(`${base}${live.playbackUrl}`.replace(/master\.m3u8$/, 'source/index.m3u8'))).text();
+  t.same(validateMediaPlaylist(text, { lowLatency: true }), [], 'the playlist stays valid LL-HLS across the change');
+  // Each listed segment with the EXT-X-MAP in force where it is listed.
+  const listed: Array<{ map: string; uri: string; discontinuity: boolean }> = [];
+  let map = '';
+  let discontinuity = false;
+  for (const line of text.split('\n')) {
+    const m = /^#EXT-X-MAP:URI="([^"]+)"/.exec(line);
+    if (m) map = m[1]!;
+    if (line === '#EXT-X-DISCONTINUITY') discontinuity = true;
+    if (/^seg-\d+\.m4s$/.test(line)) {
+      listed.push({ map, uri: line, discontinuity });
+      discontinuity = false;
+    }
+  }
+  const after = listed.findIndex((s) => s.discontinuity);
+  t.ok(after > 0, 'a segment after the change is marked EXT-X-DISCONTINUITY');
+  t.not(listed[after]!.map, listed[after - 1]!.map, 'and has a new EXT-X-MAP');
+  const sessionDir = path.join(server.config.mediaDir, 'live', session.id, 'source');
+  for (const [segment, width, height] of [[listed[after - 1]!, 640, 360], [listed[after]!, 426, 240]] as const) {
+    const joined = path.join(dir, `joined-${segment.uri}.mp4`);
+    await writeFile(joined, Buffer.concat([await readFile(path.join(sessionDir, segment.map)), await readFile(path.join(sessionDir, segment.uri))]));
+    const { stdout, stderr } = await run('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v', '-show_entries', 'stream=width,height,nb_read_frames', '-of', 'json', joined]);
+    const stream = (JSON.parse(stdout) as { streams: Array<{ width: number; height: number; nb_read_frames: string }> }).streams[0]!;
+    t.match(stream, { width, height }, `${segment.uri} with ${segment.map} decodes at ${width}×${height}`);
+    t.ok(Number(stream.nb_read_frames) >= 28, `${segment.uri}: ${stream.nb_read_frames} frames`);
+    t.equal(stderr.trim(), '', `${segment.uri}: no decode error`);
+  }
+  t.notOk(server.logs().includes(streamKey), 'the key is in no log line');
+  await publisher.done;
+});

@@ -85,7 +85,7 @@ function readBack(t: Test, output: Output, partTarget = 0.2): FragmentEvent[] {
     const next = fragments[i + 1];
     if (next && next.baseMediaDecodeTime !== f.baseMediaDecodeTime + f.duration && output.inits.length === 1) gaps++;
     const timescale = inits[0]!.timescale;
-    if (f.duration / timescale > partTarget + 0.0011) tooLong++;
+    if (f.duration / timescale > partTarget + 1e-9) tooLong++;
   });
   t.equal(mismatches, 0, 'every fragment has the decode time, duration, sample count and independence the muxer reported');
   t.equal(gaps, 0, 'each fragment starts where the previous one ended');
@@ -157,6 +157,12 @@ t.test('a new decoder configuration mid-stream starts a new init section at its 
   const afterSecondInit = events.slice(events.findLastIndex((e) => e.type === 'init') + 1);
   t.ok(afterSecondInit[0]?.type === 'fragment' && afterSecondInit[0].independent, 'the first fragment after it starts with a keyframe');
   t.ok(afterSecondInit.length >= 9, 'and the stream goes on');
+
+  // 100 ms parts are three 30 fps frames, each 33 or 34 ms in RTMP's milliseconds: the part the
+  // change closes early must stay within PART-TARGET as well.
+  const short = mux([...first, ...second.map((x) => ({ ...x, timestamp: x.timestamp + shift }))], undefined, 0.1).out.get('source')!;
+  const parts = new Fmp4Reader().push(Buffer.concat(short.bytes)).filter((e) => e.type === 'fragment');
+  t.same(parts.filter((e) => e.duration / VIDEO_TIMESCALE > 0.1 + 1e-9).map((e) => e.duration / VIDEO_TIMESCALE), [], 'no 100 ms part is longer than 100 ms');
 });
 
 t.test('bad input: video before its configuration, unknown codecs, timestamp jumps', async (t) => {
