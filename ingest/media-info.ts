@@ -79,7 +79,9 @@ export class MediaInfoCollector {
       if (format !== AUDIO_EX_HEADER) {
         this.audio = { codec: AUDIO_FLV_ID[format] ?? 'other', codecId: format, enhanced: false };
       } else if ((first & 0x0f) === AUDIO_MULTITRACK) {
-        this.audio = { codec: 'other', codecId: 'multitrack', enhanced: true };
+        // OneTrack and ManyTracks name one FourCC for every track, ManyTracksManyCodecs (2) one per track, first at the same place
+        const fourcc = data.length >= 6 ? data.subarray(2, 6).toString('latin1') : '';
+        this.audio = { codec: AUDIO_FOURCC[fourcc] ?? 'other', codecId: 'multitrack', enhanced: true };
       } else {
         const fourcc = data.subarray(1, 5).toString('latin1');
         this.audio = { codec: AUDIO_FOURCC[fourcc] ?? 'other', codecId: fourcc, enhanced: true };
@@ -104,6 +106,8 @@ export class MediaInfoCollector {
       const id = data[at++];
       if (id === undefined) return;
       if (!tracks.some((t) => t.id === id)) tracks.push({ id, codec: VIDEO_FOURCC[fourCc] ?? 'other' });
+      // The publish's codec is its first track's (the source rendition), not "other".
+      this.video!.codec = tracks[0]!.codec;
       if (multitrackType === 0) return;
       if (at + 3 > data.length) return;
       at += 3 + data.readUIntBE(at, 3);

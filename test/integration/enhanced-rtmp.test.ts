@@ -115,6 +115,8 @@ t.test('an OBS-style multitrack ladder (Enhanced RTMP v2, three H.264 tracks): e
   const names = ['source', 'track1', 'track2'];
   await until(() => names.every((n) => (renditionNow(session, n)?.segmentCount ?? 0) >= 3), 'three segments in every track', 60_000);
   t.equal(session.ffmpegPid, undefined, 'no ffmpeg runs for this stream');
+  const health = (await server.app.inject({ url: '/api/v1/channels/multi/ingest-health', headers: auth })).json();
+  t.match(health, { videoCodec: 'h264', audioCodec: 'aac' }, 'the streamer\'s ingest health names the codecs, not "other"');
 
   const masterUrl = `${base}${live.playbackUrl}`;
   const master = await (await fetch(masterUrl)).text();
