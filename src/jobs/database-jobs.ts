@@ -163,6 +163,8 @@ export class DatabaseJobs implements Jobs {
 
   /** Waits to be woken: by the queue's poll tick, a job added here, or close(). */
   private idle(queue: string): Promise<void> {
+    // Closed while this worker was claiming: close() has already woken everyone it will wake.
+    if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       let set = this.wakers.get(queue);
       if (!set) this.wakers.set(queue, (set = new Set()));
