@@ -129,7 +129,9 @@ export class VodStore {
 
   /** Writes the row unless the file is journaled already; returns the stored row either way. */
   async journal(row: NewJournalRow): Promise<JournalRow> {
-    await this.db.insertInto('vod_uploads').values(row).onConflict((oc) => oc.columns(['vod_id', 'rendition', 'file']).doNothing()).execute();
+    // One query in the usual case (a new file): the row comes back from the insert.
+    const inserted = await this.db.insertInto('vod_uploads').values(row).onConflict((oc) => oc.columns(['vod_id', 'rendition', 'file']).doNothing()).returningAll().executeTakeFirst();
+    if (inserted) return inserted;
     return this.db
       .selectFrom('vod_uploads')
       .selectAll()
