@@ -49,7 +49,8 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
   private timescale = 0;
   private generation = -1;
   private nextPart = 0;
-  private pending: Array<{ part: Part; data: Buffer; number: number }> = [];
+  /** the parts of the segment being built (their media is in `partData`) */
+  private pending: Array<{ part: Part; number: number }> = [];
   private pendingStart: { wallClock: number; discontinuity: boolean; mapUri: string } | null = null;
   private runStart: { wallClock: number; decodeTime: number } | null = null;
   private nextDiscontinuity = false;
@@ -127,7 +128,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     const number = this.nextPart++;
     const part: Part = { uri: `part-${number}.m4s`, duration: seconds, independent: fragment.independent };
     this.partData.set(number, fragment.data);
-    this.pending.push({ part, data: fragment.data, number });
+    this.pending.push({ part, number });
     this.state.pendingParts = this.pending.map((p) => p.part);
     this.state.nextPartUri = `part-${this.nextPart}.m4s`;
     this.emit('update');
@@ -192,7 +193,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
       discontinuity: start.discontinuity,
       ...(start.mapUri !== this.state.mapUri ? { mapUri: start.mapUri } : {}),
     };
-    const data = this.pending.map((p) => p.data);
+    const data = this.pending.map((p) => this.partData.get(p.number)!);
     this.partNumbers.set(msn, this.pending.map((p) => p.number));
     this.pending = [];
     this.pendingStart = null;

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execFfmpeg } from '../packager/ffmpeg-exec.ts';
-import { Fmp4Reader } from '../packager/fmp4-reader.ts';
+import { Fmp4Reader, readBoxes } from '../packager/fmp4-reader.ts';
 import type { RenditionInfo } from '../packager/stream-defs.ts';
 
 export interface TimedSegment {
@@ -103,14 +103,13 @@ async function keyframeTiles(ffmpegPath: string, init: Buffer, fragments: Buffer
  * queue of them does not hold whole segments. The whole file when its boxes cannot be walked.
  */
 export function tileInput(init: Buffer, segment: Buffer): Buffer {
-  for (let at = 0; at + 8 <= segment.length; ) {
-    const size = segment.readUInt32BE(at);
-    const type = segment.toString('latin1', at + 4, at + 8);
-    if (size < 8 || at + size > segment.length) break;
-    at += size;
-    if (type === 'mdat') return Buffer.concat([init, segment.subarray(0, at)]);
+  let mdat;
+  try {
+    mdat = readBoxes(segment).find((box) => box.type === 'mdat');
+  } catch {
+    // not boxes end to end: kept whole
   }
-  return Buffer.concat([init, segment]);
+  return Buffer.concat([init, mdat ? segment.subarray(0, mdat.start + mdat.size) : segment]);
 }
 
 /** The init section and first fragment of an fMP4 file, or null unless that fragment starts with a keyframe. */
