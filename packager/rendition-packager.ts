@@ -107,6 +107,10 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     if (this.timescale === 0 || this.state.ended) return;
     // A run starts at its first keyframe: audio that arrived before it has no video to go with.
     if (this.runStart === null && !fragment.independent) return;
+    // Nor does a fragment without a sample of the timing track: ffmpeg ends a run with the audio
+    // encoder's tail in a fragment of its own. Listed, it would be a part of DURATION=0.0 that also
+    // makes the short part before it a non-final one (§4.4.4.9).
+    if (fragment.duration <= 0) return;
     const seconds = fragment.duration / this.timescale;
     const pendingDuration = this.pending.reduce((sum, p) => sum + p.part.duration, 0);
     const startsSegment = fragment.independent && pendingDuration >= this.opts.segmentTarget * 0.95;

@@ -43,3 +43,22 @@ t.test('parts come from memory while listed, segments from disk', async (t) => {
   t.same(onDisk, Buffer.concat(numbers.map((n) => sent.get(n)!)), 'the newest segment file is its parts, in order');
   t.ok(files.includes('init-0.mp4'), 'the init section is on disk');
 });
+
+t.test("a run's trailing fragment without video is not a part", async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'spillway-packager-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const packager = new RenditionPackager({ name: '240p', dir, partTarget: 0.1, segmentTarget: 1, targetDuration: 1, windowSegments: 6, log: pino({ level: 'silent' }) });
+  await packager.onInit({ data: Buffer.from('init'), timescale: TIMESCALE });
+  for (let i = 0; i < 14; i++) await packager.onFragment({ data: Buffer.from(`p${i}`), baseMediaDecodeTime: i * 100, duration: 100, independent: i % 10 === 0 });
+  // What ffmpeg writes when its input ends: a short last part, then the audio tail with no video.
+  await packager.onFragment({ data: Buffer.from('p14'), baseMediaDecodeTime: 1400, duration: 67, independent: false });
+  await packager.onFragment({ data: Buffer.from('audio tail'), baseMediaDecodeTime: 1467, duration: 0, independent: false });
+  await packager.onInit({ data: Buffer.from('init'), timescale: TIMESCALE });
+  await packager.onFragment({ data: Buffer.from('next run'), baseMediaDecodeTime: 0, duration: 100, independent: true });
+  await packager.idle();
+
+  const closed = packager.state.segments.at(-1)!;
+  t.same(closed.parts.map((p) => p.duration), [0.1, 0.1, 0.1, 0.1, 0.067], 'the short part is the last of its segment');
+  t.notOk(renderMediaPlaylist(packager.state).includes('DURATION=0.0,'), 'no part of zero duration is listed');
+  t.equal(packager.state.pendingParts.length, 1, 'the next run goes on');
+});
