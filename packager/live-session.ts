@@ -208,17 +208,15 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   }
 
   /**
-   * A part's media, from memory: the preload-hinted part (or the one after it) is held until it
-   * exists, at most three target durations. Null for a part that no playlist lists any more, or
-   * one too far ahead.
+   * A part's media: the preload-hinted part (or the one after it) is held until it exists, at most
+   * three target durations. Null for a part that no playlist lists any more, or one too far ahead.
    */
   async part(rendition: string, number: number): Promise<Buffer | null> {
     const packager = this.packagers.get(rendition);
     if (!packager) return null;
-    const have = packager.part(number);
-    if (have || number < packager.nextPartNumber || number > packager.nextPartNumber + 1) return have ?? null;
+    if (number < packager.nextPartNumber || number > packager.nextPartNumber + 1) return (await packager.part(number)) ?? null;
     await packager.waitFor(() => packager.nextPartNumber > number || packager.state.ended, holdMs(packager));
-    return packager.part(number) ?? null;
+    return (await packager.part(number)) ?? null;
   }
 
   /**

@@ -1,10 +1,12 @@
 // Turns one rendition's fMP4 fragments into LL-HLS: every fragment is a part, parts are grouped
 // into segments at keyframes, and the playlist state is kept in memory so blocking reloads can be
-// answered the moment a part exists. Parts live only in memory (served from there, for as long as
-// a playlist may list them); init sections and segments are written to disk atomically, for the
-// archiver and for nginx. Writing every part as a file was most of the live path's CPU.
+// answered the moment a part exists. Parts are never files of their own (writing every part as a
+// file was most of the live path's CPU): the parts of the segment being built and of the newest
+// segment on disk are served from memory, where players at the live edge ask for them; an older
+// part a playlist may still list is read from its segment's file, which is its parts end to end.
+// Init sections and segments are written to disk atomically, for the archiver and for nginx.
 import { EventEmitter } from 'node:events';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
@@ -55,9 +57,12 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
   private runStart: { wallClock: number; decodeTime: number } | null = null;
   private nextDiscontinuity = false;
   private writes: Promise<unknown> = Promise.resolve();
-  /** segment media sequence → its part numbers, while those parts are held in `partData` */
+  /** segment media sequence → its part numbers, while a playlist may list those parts */
   private readonly partNumbers = new Map<number, number[]>();
+  /** the media of the parts being built and of the newest segments, until the next one is on disk */
   private readonly partData = new Map<number, Buffer>();
+  /** where a part of a segment on disk is in that segment's file */
+  private readonly partOnDisk = new Map<number, { file: string; offset: number; length: number }>();
 
   constructor(private readonly opts: RenditionPackagerOptions) {
     super();
@@ -140,8 +145,28 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
   }
 
   /** A part's media while a playlist may still list it (undefined before it exists and after). */
-  part(number: number): Buffer | undefined {
-    return this.partData.get(number);
+  async part(number: number): Promise<Buffer | undefined> {
+    const held = this.partData.get(number);
+    if (held) return held;
+    const where = this.partOnDisk.get(number);
+    if (!where) return undefined;
+    const file = await open(where.file, 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (!file) return undefined;
+    try {
+      const data = Buffer.allocUnsafe(where.length);
+      const { bytesRead } = await file.read(data, 0, where.length, where.offset);
+      return bytesRead === where.length ? data : undefined;
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** How many parts' media is held in memory (the rest of the listed ones are read from disk). */
+  get partsInMemory(): number {
+    return this.partData.size;
   }
 
   /** Ends the playlist: what is pending becomes the last segment, and EXT-X-ENDLIST is written. */
@@ -198,7 +223,8 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
       ...(start.mapUri !== this.state.mapUri ? { mapUri: start.mapUri } : {}),
     };
     const data = this.pending.map((p) => this.partData.get(p.number)!);
-    this.partNumbers.set(msn, this.pending.map((p) => p.number));
+    const numbers = this.pending.map((p) => p.number);
+    this.partNumbers.set(msn, numbers);
     this.pending = [];
     this.pendingStart = null;
     this.state.pendingParts = [];
@@ -209,6 +235,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     const mapUri = start.mapUri;
     void this.enqueue(async () => {
       await writeFileAtomic(file, data);
+      this.partsWritten(msn, numbers, file, data);
       this.emit('segment', { rendition: this.opts.name, segment, file, mapUri });
     });
     this.slideWindow();
@@ -248,8 +275,28 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
   }
 
   private forgetParts(msn: number): void {
-    for (const n of this.partNumbers.get(msn) ?? []) this.partData.delete(n);
+    for (const n of this.partNumbers.get(msn) ?? []) {
+      this.partData.delete(n);
+      this.partOnDisk.delete(n);
+    }
     this.partNumbers.delete(msn);
+  }
+
+  /**
+   * Segment `msn` is on disk: its parts can be read from there, and the parts of the segments before
+   * it (on disk already, writes go in order) leave memory. Those of `msn` stay until the next one
+   * is written, for players that start or catch up across the segment boundary.
+   */
+  private partsWritten(msn: number, numbers: number[], file: string, data: Buffer[]): void {
+    if (!this.partNumbers.has(msn)) return;
+    let offset = 0;
+    numbers.forEach((n, i) => {
+      this.partOnDisk.set(n, { file, offset, length: data[i]!.length });
+      offset += data[i]!.length;
+    });
+    for (const [older, parts] of this.partNumbers) {
+      if (older < msn) for (const n of parts) this.partData.delete(n);
+    }
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {

@@ -84,6 +84,25 @@ t.test('live streaming', async (t) => {
     t.match(stdout, /aac/, 'with audio');
   });
 
+  t.test('every listed part is served, and a segment is its parts end to end', async (t) => {
+    const renditionBase = master.replace(/master\.m3u8$/, '240p/');
+    await until(() => (renditionNow(server.live.live()[0], '240p')?.segmentCount ?? 0) >= 4, 'four segments', 20_000);
+    const playlist = parseMediaPlaylist(await (await fetch(`${renditionBase}index.m3u8`)).text());
+    // Complete segments whose parts are still listed: the oldest of them is read from its file, the
+    // newest from memory.
+    const complete = playlist.segments.filter((s) => s.parts.length > 0 && s.uri);
+    t.ok(complete.length >= 2, `${complete.length} complete segments list their parts`);
+    for (const segment of complete) {
+      const parts = await Promise.all(segment.parts.map(async (p) => {
+        const res = await fetch(`${renditionBase}${p.uri}`);
+        t.equal(res.status, 200, `${p.uri} is served`);
+        return Buffer.from(await res.arrayBuffer());
+      }));
+      const file = Buffer.from(await (await fetch(`${renditionBase}${segment.uri}`)).arrayBuffer());
+      t.ok(file.equals(Buffer.concat(parts)), `${segment.uri} (${file.length} bytes) is its ${parts.length} parts`);
+    }
+  });
+
   t.test('blocking playlist reload and the preload hint', async (t) => {
     const playlistUrl = master.replace(/master\.m3u8$/, '240p/index.m3u8');
     const parsed = parseMediaPlaylist(await (await fetch(playlistUrl)).text());

@@ -28,12 +28,19 @@ t.test('parts come from memory while listed, segments from disk', async (t) => {
   const playlist = renderMediaPlaylist(packager.state);
   const listed = [...playlist.matchAll(/#EXT-X-PART:.*URI="part-(\d+)\.m4s"/g)].map((m) => Number(m[1]));
   t.ok(listed.length >= 15, `the playlist lists the last target durations' parts (${listed.length})`);
-  for (const n of listed) t.same(packager.part(n), sent.get(n), `listed part ${n} is served with the muxer's bytes`);
-  t.equal(packager.part(0), undefined, 'a part from a minute ago is no longer held');
-  const held = [...sent.keys()].filter((n) => packager.part(n) !== undefined);
-  t.ok(held.length <= 60, `at most five segments of parts and the one being built are held, not the whole stream (${held.length})`);
-  t.equal(packager.part(300), undefined, 'the next part does not exist yet');
+  for (const n of listed) t.same(await packager.part(n), sent.get(n), `listed part ${n} is served with the muxer's bytes`);
+  t.equal(await packager.part(0), undefined, 'a part from a minute ago is no longer served');
+  t.equal(await packager.part(300), undefined, 'the next part does not exist yet');
   t.equal(packager.nextPartNumber, 300);
+  // In memory: the parts being built (290-299) and those of the newest segment on disk (280-289).
+  // The older listed parts are read from their segment files.
+  t.equal(packager.partsInMemory, 20, 'two segments of parts are held in memory, not every listed one');
+  const older = packager.state.segments.at(-2)!;
+  const olderPart = Number(/part-(\d+)/.exec(older.parts[0]!.uri)![1]);
+  t.ok(listed.includes(olderPart), `part ${olderPart} is listed`);
+  await rm(path.join(dir, older.uri));
+  t.equal(await packager.part(olderPart), undefined, 'it was read from its segment file: without the file it is gone');
+  t.same(await packager.part(285), sent.get(285), 'a part of the newest segment on disk is still served from memory');
 
   const files = await readdir(dir);
   t.notOk(files.some((f) => f.startsWith('part-')), 'no part is written to disk');
