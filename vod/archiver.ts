@@ -162,8 +162,10 @@ export class Archiver {
     if (this.closed) return;
     void this.session(sessionId)
       .then(async (state) => {
-        if (!state.recorded) return;
+        if (!state.recorded || this.closed) return;
         const names = rendition ? [rendition] : await this.renditionDirs(sessionId);
+        // close() may have run meanwhile: a recorder made now would never be closed
+        if (this.closed) return;
         for (const name of names) this.recorder(sessionId, state, name).rescan();
       })
       .catch((err) => this.opts.log.error({ err, session: sessionId }, 'recording a session failed'));
@@ -221,7 +223,8 @@ export class Archiver {
   }
 
   private watchRendition(dir: string, recorder: RenditionRecorder): void {
-    if (this.dirWatchers.has(dir)) return;
+    // A watch set up after close() would keep the process alive.
+    if (this.closed || this.dirWatchers.has(dir)) return;
     try {
       const w = watchDir(dir, (_event, name) => {
         if (name && RECORDED_FILE.test(String(name))) recorder.rescan();
@@ -275,6 +278,7 @@ export class Archiver {
       log.warn('finalising the VOD of a lost node from what reached storage; it is marked interrupted');
       await this.opts.store.markInterrupted(vod.id);
     }
+    if (this.closed) return;
     // Everything the packager wrote is on disk by now (it ends before the session row does).
     await Promise.all((await this.renditionDirs(sessionId)).map((name) => this.recorder(sessionId, state, name).drain()));
     if (this.closed) return;
