@@ -8,11 +8,13 @@ import path from 'node:path';
 import t from 'tap';
 import { openPostgres } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { narrow } from '../../src/db/narrow.ts';
 import { createLogger } from '../../src/log.ts';
 import type { AppTables } from '../../src/main.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
 import { Archiver } from '../../vod/archiver.ts';
 import { VodStore } from '../../vod/vod-store.ts';
+import type { VodDb } from '../../vod/vod-tables.ts';
 import { createTestDatabase, tempDir } from '../helpers/services.ts';
 
 const log = createLogger('silent');
@@ -47,7 +49,7 @@ t.test('close() during a session lookup leaves no recorder or watch behind', asy
   await mkdir(path.join(mediaDir, 'live', session.id, 'source'), { recursive: true });
 
   const before = watches();
-  const store = new GatedStore(db);
+  const store = new GatedStore(narrow(db).to<VodDb>());
   const archiver = new Archiver({
     mediaDir, store, nodeId: 'node-a', nodeLostFinalizeMs: 60_000, storage: new LocalStorage({ root: await tempDir(t, 'archiver-storage') }), log, ffmpegPath: 'ffmpeg', windowSegments: 6,
   });
