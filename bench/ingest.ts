@@ -6,19 +6,22 @@
 //
 // --ladder: instead, one 1080p stream with the full ladder (720p/480p/360p) through Spillway against
 // the same ffmpeg ladder command run by hand on the file (-re), CPU per stream.
+// Spillway runs as it is deployed, `src/main.ts` in a process of its own with embedded defaults
+// (PGlite, local storage), started fresh for every step so no step inherits another's heap.
 // RSS per stream is the slope between the smallest and largest count (a server's idle RSS moves
 // with start-up garbage, so RSS at N minus RSS at rest is noise at small N).
 // Flags: --counts 1,10,50 --seconds 20 (window per step) --runs 3 --not-recorded --ladder
 // --part-ms N (the server's PART_DURATION_MS; default the server's own default)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildFfmpegArgs } from '../packager/ffmpeg-args.ts';
-import { arg, median, newChannel, startBenchServer } from './bench-server.ts';
+import { arg, median } from './bench-server.ts';
 import { cpuBetween, cpuByPid, treeStats } from './proc-stats.ts';
 
 const run = promisify(execFile);
@@ -53,20 +56,66 @@ function publishLoop(source: string, url: string): ChildProcess {
   return spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', source, '-c', 'copy', '-f', 'flv', url], { stdio: 'ignore' });
 }
 
-async function spillway(source: string, count: number, env: Record<string, string>): Promise<Measure & { live: number }> {
-  const { server, stop } = await startBenchServer({ ...env, ...(partMs ? { PART_DURATION_MS: String(partMs) } : {}), ...(notRecorded ? { ARCHIVER: 'external' } : {}) });
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+async function spillway(source: string, count: number, env: Record<string, string>): Promise<Measure & { live: number; warnings: number }> {
+  const dataDir = await mkdtemp(path.join(dir, 'spillway-'));
+  const [port, rtmpPort] = [await freePort(), await freePort()];
+  const base = `http://127.0.0.1:${port}`;
+  const server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO,
+    // Only what the bench chooses: a DATABASE_URL or S3 settings in the caller's shell would change what is measured.
+    env: {
+      PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), RTMP_PORT: String(rtmpPort), DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn', LOGIN_RATE_LIMIT: '100000', ...env, ...(partMs ? { PART_DURATION_MS: String(partMs) } : {}), ...(notRecorded ? { ARCHIVER: 'external' } : {}),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // Warnings (a publisher's media dropped for a slow packager, say) are counted, not printed.
+  let warnings = 0;
+  server.stdout!.on('data', (chunk: Buffer) => (warnings += chunk.toString().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).length));
+  const exited = new Promise((resolve) => server.once('exit', resolve));
   const publishers: ChildProcess[] = [];
   try {
+    await waitFor(() => fetch(`${base}/healthz`).then((r) => r.ok, () => false), 60_000);
     await sleep(3000); // PGlite and the ingest worker settle
-    for (let i = 0; i < count; i++) publishers.push(publishLoop(source, await newChannel(server, `bench${i}`)));
-    const deadline = Date.now() + 60_000;
-    while (server.live.live().filter((s) => s.ready).length < count && Date.now() < deadline) await sleep(200);
+    for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${rtmpPort}/live/${await streamKey(base, `bench${i}`)}`));
+    const playing = async () => (await Promise.all(Array.from({ length: count }, (_, i) => isPlaying(base, `bench${i}`)))).filter(Boolean).length;
+    await waitFor(async () => (await playing()) === count, 60_000);
     await sleep(3000);
-    const m = await measure(process.pid, new Set(publishers.map((p) => p.pid!)));
-    return { ...m, live: server.live.live().filter((s) => s.ready).length };
+    const m = await measure(server.pid!, new Set(publishers.map((p) => p.pid!)));
+    return { ...m, live: await playing(), warnings };
   } finally {
     for (const p of publishers) p.kill('SIGKILL');
-    await stop();
+    server.kill('SIGTERM');
+    await Promise.race([exited, sleep(20_000)]);
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check()) && Date.now() < deadline) await sleep(200);
+}
+
+/** Registers `username` on the server and returns its channel's stream key. */
+async function streamKey(base: string, username: string): Promise<string> {
+  const reg = await fetch(`${base}/api/v1/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, email: `${username}@bench.test`, password: 'benchmark password' }) });
+  const { accessToken } = (await reg.json()) as { accessToken: string };
+  const key = await fetch(`${base}/api/v1/channels/${username}/stream-key`, { headers: { authorization: `Bearer ${accessToken}` } });
+  return ((await key.json()) as { streamKey: string }).streamKey;
+}
+
+/** The channel is live and its master playlist is served. */
+async function isPlaying(base: string, slug: string): Promise<boolean> {
+  try {
+    const channel = (await (await fetch(`${base}/api/v1/channels/${slug}`)).json()) as { live?: boolean; playbackUrl?: string };
+    if (!channel.live || !channel.playbackUrl) return false;
+    const master = await fetch(`${base}${channel.playbackUrl}`);
+    return master.ok && (await master.text()).includes('#EXT-X-STREAM-INF');
+  } catch {
+    return false;
   }
 }
 
@@ -154,7 +203,7 @@ if (ladderMode) {
   console.log('streams | server      | CPU (cores) | CPU per stream (% core) | RSS (MiB) | live');
   const rssAt = { spillway: new Map<number, number>(), nginx: new Map<number, number>() };
   for (const count of counts) {
-    const results = { spillway: [] as Array<Measure & { live: number }>, nginx: [] as Array<Measure & { live: number }> };
+    const results = { spillway: [] as Array<Measure & { live: number; warnings?: number }>, nginx: [] as Array<Measure & { live: number; warnings?: number }> };
     for (let r = 0; r < runs; r++) {
       results.spillway.push(await spillway(source, count, { LADDER: '' }));
       results.nginx.push(await nginxRtmp(source, count, dir));
@@ -164,6 +213,8 @@ if (ladderMode) {
       rssAt[name].set(count, median(rs.map((x) => x.rssBytes)));
       console.log(`${String(count).padStart(7)} | ${name.padEnd(11)} | ${cores.toFixed(3).padStart(11)} | ${((cores / count) * 100).toFixed(2).padStart(23)} | ${mib(rssAt[name].get(count)!).toFixed(0).padStart(9)} | ${Math.min(...rs.map((x) => x.live))}`);
     }
+    const warned = results.spillway.map((x) => x.warnings ?? 0);
+    if (warned.some((w) => w > 0)) console.log(`        (Spillway logged ${warned.join(', ')} warnings in its runs: media dropped for a slow packager and the like)`);
     const ratio = median(results.spillway.map((x) => x.cores)) / median(results.nginx.map((x) => x.cores));
     console.log(`        → Spillway / nginx-rtmp CPU: ${ratio.toFixed(2)} × (load ${load()})`);
   }
