@@ -1,6 +1,6 @@
 // What the archiver needs to know about finished fMP4 files: an init section's codecs and timescale,
 // and a segment's exact duration summed from its fragments (never guessed from the target).
-import { Fmp4Reader } from '../packager/fmp4-reader.ts';
+import { Fmp4Reader, readBoxes, type FragmentEvent } from '../packager/fmp4-reader.ts';
 
 export interface InitFileInfo {
   /** the HLS CODECS attribute */
@@ -14,12 +14,27 @@ export function readInitInfo(init: Buffer): InitFileInfo {
   return { codec: event.codec, timescale: event.timescale };
 }
 
-/** Seconds of media in `segment`, read with the init section of its run. */
+/**
+ * Seconds of media in `segment`, read with the init section of its run: from the first fragment's
+ * decode time to the end of the last fragment that has samples of the timing track. The packager's
+ * fragments follow one another without gaps, so this is the sum of their durations, and only two
+ * of them are parsed (a 2 s segment of 100 ms parts has twenty).
+ */
 export function segmentDuration(init: Buffer, segment: Buffer): number {
   const reader = new Fmp4Reader();
   const head = reader.push(init).find((e) => e.type === 'init');
   if (!head || head.type !== 'init') throw new Error('no init section (ftyp + moov) in the file');
-  let ticks = 0;
-  for (const event of reader.push(segment)) if (event.type === 'fragment') ticks += event.duration;
-  return ticks / head.timescale;
+  const boxes = readBoxes(segment);
+  const fragments: Buffer[] = [];
+  boxes.forEach((box, i) => {
+    const mdat = boxes[i + 1];
+    if (box.type === 'moof' && mdat?.type === 'mdat') fragments.push(segment.subarray(box.start, mdat.start + mdat.size));
+  });
+  const timed = (fragment: Buffer) => reader.push(fragment).find((e): e is FragmentEvent => e.type === 'fragment' && e.duration > 0);
+  let first: FragmentEvent | undefined;
+  for (let i = 0; i < fragments.length && !first; i++) first = timed(fragments[i]!);
+  let last: FragmentEvent | undefined;
+  for (let i = fragments.length - 1; i >= 0 && !last; i--) last = timed(fragments[i]!);
+  if (!first || !last) return 0;
+  return (last.baseMediaDecodeTime + last.duration - first.baseMediaDecodeTime) / head.timescale;
 }
