@@ -41,9 +41,26 @@ export function tileRendition(planned: RenditionInfo[]): string | null {
   return [...planned].sort((a, b) => a.width * a.height - b.width * b.height || a.bandwidth - b.bandwidth)[0]?.name ?? null;
 }
 
-/** Whether a segment is the one a cue starting on a grid point takes its tile from. */
+/**
+ * Seconds between cues for media of `totalS`: TILE_GRID_S doubled until at most MAX_TILES cues
+ * cover it. Powers of two, so a recording's cue points only ever thin out as it grows: every cue
+ * point of its final length is a cue point of any length it had before.
+ */
+export function tileStep(totalS: number): number {
+  let step = TILE_GRID_S;
+  while (totalS / step > MAX_TILES) step *= 2;
+  return step;
+}
+
+/**
+ * Whether a live recording's segment from `start` for `duration` seconds is the one a cue takes its
+ * tile from, at the step its length so far calls for. Any later, longer length has cue points only
+ * among these, so a tile skipped now is never needed (an hour of 2 s segments: about 300 tiles
+ * made instead of 1800).
+ */
 export function startsTile(start: number, duration: number): boolean {
-  const grid = TILE_GRID_S * Math.ceil((start - 1e-6) / TILE_GRID_S);
+  const step = tileStep(start + duration);
+  const grid = step * Math.ceil((start - 1e-6) / step);
   return grid < start + duration - 1e-6;
 }
 
@@ -159,7 +176,7 @@ export async function makeThumbnails(opts: {
 
   const last = tileSegments.at(-1);
   const total = opts.durationS ?? (last ? last.start + last.duration : 0);
-  const step = Math.max(TILE_GRID_S, TILE_GRID_S * Math.ceil(total / MAX_TILES / TILE_GRID_S));
+  const step = tileStep(total);
   const cues: Array<{ from: number; to: number; segment: TimedSegment }> = [];
   for (let from = 0; from < total; from += step) {
     const segment = tileSegments.findLast((s) => s.start <= from + 1e-6) ?? tileSegments[0]!;

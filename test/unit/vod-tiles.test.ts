@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readBoxes } from '../../packager/fmp4-boxes.ts';
 import { execFfmpeg } from '../../packager/ffmpeg-exec.ts';
-import { makeTiles, TILE, tileInput } from '../../vod/vod-thumbnails.ts';
+import { makeTiles, startsTile, TILE, tileInput, tileStep } from '../../vod/vod-thumbnails.ts';
 
 const run = promisify(execFile);
 const COLORS = { red: [255, 0, 0], lime: [0, 255, 0], blue: [0, 0, 255], white: [255, 255, 255] } as const;
@@ -70,4 +70,25 @@ t.test('a segment without a keyframe neither fails the batch nor shifts the tile
   t.equal(await colorOf(tiles[0]!), 'red');
   t.equal(await colorOf(tiles[1]!), 'red', 'the segment without a picture of its own shows the one before it');
   t.equal(await colorOf(tiles[2]!), 'blue', 'the segment after it still gets its own picture');
+});
+
+t.test('a live recording makes the tiles any final length needs, and fewer as it grows', async (t) => {
+  // An hour of 2 s segments (and a 2.5 s segment length, which does not divide the grid), recorded
+  // live: the tile maker sees each segment once, with the length recorded so far.
+  for (const segmentS of [2, 2.5]) {
+    const segments = Array.from({ length: Math.floor(3600 / segmentS) }, (_, i) => ({ start: i * segmentS, duration: segmentS }));
+    const made = new Set(segments.filter((s) => startsTile(s.start, s.duration)).map((s) => s.start));
+    for (const total of [60, 199, 200, 201, 450, 1000, 3599, 3600]) {
+      const step = tileStep(total);
+      const cues = Math.ceil(total / step);
+      t.ok(cues <= 100, `${total} s: ${cues} cues of ${step} s`);
+      const missing: number[] = [];
+      for (let from = 0; from < total; from += step) {
+        const segment = segments.findLast((s) => s.start <= from + 1e-6)!;
+        if (!made.has(segment.start)) missing.push(from);
+      }
+      t.same(missing, [], `${segmentS} s segments, ended at ${total} s: every cue's tile was made live`);
+    }
+    t.ok(made.size < 400, `${made.size} tiles made for an hour, not ${Math.round(3600 / 2)}`);
+  }
 });
