@@ -30,6 +30,7 @@ export interface RenditionRecorderOptions {
 }
 
 const INIT = /^init-(\d+)\.mp4$/;
+const MAX_JUST_READ = 4;
 const SEGMENT = /^seg-(\d+)\.m4s$/;
 
 export class RenditionRecorder {
@@ -37,6 +38,11 @@ export class RenditionRecorder {
   private readonly initTimes = new Map<number, bigint>();
   private readonly initBytes = new Map<number, Buffer>();
   private pending: JournalRow[] = [];
+  /**
+   * The bytes of segments just journaled, read once for their duration and kept for their upload,
+   * which normally follows at once. Bounded: while storage is away, later ones are read again.
+   */
+  private readonly justRead = new Map<string, Buffer>();
   private storedOnDisk: number[] = [];
   private nextMsn: number | null = null;
   private lastRun: number | null = null;
@@ -161,6 +167,7 @@ export class RenditionRecorder {
       const discontinuity = gap || (this.lastRun !== null && run !== this.lastRun);
       const row = await store.journal({ vod_id: vodId, rendition, file: name, kind: 'segment', run, msn, duration_s: duration, discontinuity, size_bytes: data.length, file_ready_at: nsToDate(info.mtimeNs) });
       this.add(row);
+      if (row.state === 'pending' && this.justRead.size < MAX_JUST_READ) this.justRead.set(name, data);
       this.nextMsn = msn + 1;
       this.lastRun = run;
       const start = this.journaledSeconds;
@@ -203,7 +210,7 @@ export class RenditionRecorder {
       const row = this.pending[0]!;
       let data: Buffer;
       try {
-        data = await readFile(this.file(row.file));
+        data = this.justRead.get(row.file) ?? (await readFile(this.file(row.file)));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         log.error({ rendition, file: row.file }, 'a journaled file vanished before its upload; the VOD lacks it');
@@ -227,6 +234,7 @@ export class RenditionRecorder {
         continue;
       }
       attempt = 0;
+      this.justRead.delete(row.file);
       await store.markUploaded(row.id);
       this.pending.shift();
       if (row.kind === 'segment' && row.msn !== null) this.storedOnDisk.push(row.msn);
