@@ -12,10 +12,12 @@ export interface JobsDeps {
   db: Kysely<JobTables>;
   bus: Bus;
   log: Logger;
+  /** The database queue's poll for jobs added by other processes (default 1 s). */
+  pollMs?: number;
 }
 
 export function createJobs(config: Pick<Config, 'redisUrl' | 'redisPrefix'>, deps: JobsDeps): Jobs {
   return config.redisUrl
     ? new BullJobs({ redisUrl: config.redisUrl, prefix: `${config.redisPrefix}jobs`, bus: deps.bus, log: deps.log })
-    : new DatabaseJobs({ db: deps.db, log: deps.log });
+    : new DatabaseJobs({ db: deps.db, log: deps.log, pollMs: deps.pollMs });
 }
