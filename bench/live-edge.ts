@@ -29,7 +29,7 @@ const flv = await readFile(source);
 const ladder = [{ name: '480p', height: 480, videoBitrateKbps: 1400, audioBitrateKbps: 96 }, { name: '360p', height: 360, videoBitrateKbps: 800, audioBitrateKbps: 96 }];
 
 async function once(r: number): Promise<Map<string, number[]>> {
-  const args = () => buildFfmpegArgs({ inputUrl: 'pipe:0', inputIsH264Aac: false, nativeSource: { inputFormat: 'mp4' }, source: { width: 1280, height: 720, fps: 30 }, ladder, partSeconds });
+  const args = () => buildFfmpegArgs({ inputUrl: 'pipe:0', inputIsH264Aac: false, nativeSource: { inputFormat: 'flv' }, source: { width: 1280, height: 720, fps: 30 }, ladder, partSeconds });
   const session = new LiveSession({
     id: `00000000-0000-4000-8000-00000000000${r}`,
     channelId: 'bench',
@@ -38,7 +38,7 @@ async function once(r: number): Promise<Map<string, number[]>> {
     ffmpegPath: 'ffmpeg',
     buildRun: args,
     native: [{ name: 'source', videoTrack: 0, audioTrack: 0 }],
-    ladderInput: { videoTrack: 0, audioTrack: 0 },
+    ladderInput: { videoTrack: 0, audioTrack: 0, format: 'flv' },
     renditions: [{ name: 'source', width: 1280, height: 720, frameRate: 30, bandwidth: 2_800_000, passthrough: true }, ...args().outputs.map((o) => ({ name: o.name, width: o.width, height: o.height, frameRate: 30, bandwidth: 1_000_000, passthrough: false }))],
     partTarget: partSeconds,
     segmentTarget: 1,

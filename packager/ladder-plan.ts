@@ -1,7 +1,8 @@
 // Decides a stream's renditions from what the publisher sends. The source rendition is always
 // muxed natively from the publisher's own tracks (H.264, HEVC or AV1 video; AAC or Opus audio), so
 // it costs no ffmpeg; the transcoded H.264 ladder below its height is made by one ffmpeg that reads
-// the same stream as fMP4 on its stdin, so HEVC and AV1 publishes get rungs every browser plays.
+// the same stream on its stdin (FLV for H.264 and AAC, fMP4 otherwise), so HEVC and AV1 publishes
+// get rungs every browser plays.
 import type { LiveConfig } from '../src/config.ts';
 import { buildFfmpegArgs, estimateKbps, SOURCE_RENDITION, type RenditionOutput } from './ffmpeg-args.ts';
 import type { LadderPlan, LiveSource } from './live-manager.ts';
@@ -42,11 +43,12 @@ export function planLadder(live: LiveConfig, event: LiveSource): LadderPlan {
     passthrough: true,
   };
   const native = [{ name: SOURCE_RENDITION, videoTrack: video ? 0 : null, audioTrack: audio ? 0 : null }];
+  const inputFormat = video?.codec === 'h264' && (!audio || audio.codec === 'aac') ? 'flv' : 'mp4';
   const build = () =>
     buildFfmpegArgs({
       inputUrl: 'pipe:0',
       inputIsH264Aac: false,
-      nativeSource: { inputFormat: 'mp4' },
+      nativeSource: { inputFormat },
       source,
       ladder: live.ladder.map((r) => ({ name: `${r.height}p`, height: r.height, videoBitrateKbps: r.videoBitrateKbps, audioBitrateKbps: r.height >= 720 ? 128 : 96 })),
       preset: live.x264Preset,
@@ -57,7 +59,7 @@ export function planLadder(live: LiveConfig, event: LiveSource): LadderPlan {
   return {
     renditions: [sourceRendition, ...rungs.map(toRendition)],
     native,
-    ladderInput: rungs.length > 0 ? { videoTrack: 0, audioTrack: audio ? 0 : null } : null,
+    ladderInput: rungs.length > 0 ? { videoTrack: 0, audioTrack: audio ? 0 : null, format: inputFormat } : null,
     buildRun:
       rungs.length > 0
         ? () => {

@@ -1,6 +1,7 @@
 // A publish's audio/video messages → CMAF for the packager, with no ffmpeg: each native rendition
 // (the source, or each track of an Enhanced RTMP multitrack publish) gets its own CmafMuxer, and
-// the ladder's ffmpeg, when there is one, is fed the same stream as one-frame fragments on its stdin.
+// the ladder's ffmpeg, when there is one, is fed the same stream on its stdin: as FLV for H.264 and
+// AAC (flv-feed.ts), as one-frame fMP4 fragments for HEVC and AV1.
 //
 // Bad input never throws out of here: a tag that cannot be parsed or a configuration that cannot be
 // read is counted and logged (once per kind, then every 100th), and the stream goes on. Timestamps
@@ -8,7 +9,8 @@
 // so the output timeline stays continuous.
 import type { Logger } from '../src/log.ts';
 import { CmafMuxer, type MuxerEvent, type MuxerFragment, type MuxerInit } from './cmaf-muxer.ts';
-import { CodecConfigError, parseAudioConfig, parseVideoConfig } from './codec-config.ts';
+import { CodecConfigError, parseAudioConfig, parseVideoConfig, type AudioConfig, type VideoConfig } from './codec-config.ts';
+import { FlvFeed } from './flv-feed.ts';
 import { FlvTagError, parseAudioTag, parseVideoTag, type MediaPacket } from './flv-tags.ts';
 
 /** One RTMP audio/video message, as the ingest hands it over. */
@@ -33,6 +35,8 @@ export interface NativeSink {
 export interface LadderInput {
   videoTrack: number;
   audioTrack: number | null;
+  /** what ffmpeg reads on stdin: `flv` (H.264 and AAC only) or `mp4` (any codec) */
+  format: 'flv' | 'mp4';
   /** false when the consumer is too far behind: the feed then skips to the next keyframe */
   write(data: Buffer): boolean;
 }
@@ -44,6 +48,15 @@ export interface NativeSourceOptions {
   log: Logger;
 }
 
+/** What writes the ladder's input: the bytes of each call go to ffmpeg's stdin in order. */
+interface LadderWriter {
+  setVideoConfig(config: VideoConfig): Array<{ data: Buffer }>;
+  setAudioConfig(config: AudioConfig): Array<{ data: Buffer }>;
+  pushVideo(dtsMs: number, compositionOffsetMs: number, keyframe: boolean, data: Buffer): Array<{ data: Buffer }>;
+  pushAudio(dtsMs: number, data: Buffer): Array<{ data: Buffer }>;
+  resync(): void;
+}
+
 const BACKWARDS_MS = 2000;
 const FORWARDS_MS = 5000;
 /** where the timeline resumes after a jump: about one frame after the newest timestamp */
@@ -52,7 +65,7 @@ const MAX_PROBLEM_KINDS = 50;
 
 export class NativeSource {
   private readonly muxers = new Map<string, { output: NativeOutput; muxer: CmafMuxer }>();
-  private ladder: { input: LadderInput; muxer: CmafMuxer } | null = null;
+  private ladder: { input: LadderInput; muxer: LadderWriter } | null = null;
   private offset = 0;
   private newest: number | null = null;
   private readonly problems = new Map<string, number>();
@@ -70,7 +83,7 @@ export class NativeSource {
       this.ladder = null;
       return;
     }
-    const muxer = new CmafMuxer({ partTarget: 0, expectVideo: true, expectAudio: input.audioTrack !== null });
+    const muxer: LadderWriter = input.format === 'flv' ? new FlvFeed(input.audioTrack !== null) : new CmafMuxer({ partTarget: 0, expectVideo: true, expectAudio: input.audioTrack !== null });
     const source = [...this.muxers.values()].find((m) => m.output.videoTrack === input.videoTrack)?.muxer.configs;
     if (source?.video) muxer.setVideoConfig(source.video);
     if (source?.audio && input.audioTrack !== null) muxer.setAudioConfig(source.audio);
@@ -139,7 +152,7 @@ export class NativeSource {
     }
   }
 
-  private toLadder(events: MuxerEvent[]): void {
+  private toLadder(events: Array<{ data: Buffer }>): void {
     const ladder = this.ladder;
     if (!ladder) return;
     for (const event of events) {

@@ -16,7 +16,7 @@ import { playFlvTags } from '../helpers/flv-file.ts';
 t.test('a live session packages the ladder as valid LL-HLS, survives an ffmpeg crash, and ends cleanly', async (t) => {
   const dir = await tempDir(t, 'live-session');
   const source = await makeFlv(dir, { seconds: 12, gop: 2 });
-  const args = () => buildFfmpegArgs({ inputUrl: 'pipe:0', inputIsH264Aac: false, nativeSource: { inputFormat: 'mp4' }, source: { width: 640, height: 360, fps: 30 }, ladder: [{ name: '240p', height: 240, videoBitrateKbps: 400, audioBitrateKbps: 64 }] });
+  const args = () => buildFfmpegArgs({ inputUrl: 'pipe:0', inputIsH264Aac: false, nativeSource: { inputFormat: 'flv' }, source: { width: 640, height: 360, fps: 30 }, ladder: [{ name: '240p', height: 240, videoBitrateKbps: 400, audioBitrateKbps: 64 }] });
   const rungs = args().outputs;
   const session = new LiveSession({
     id: '00000000-0000-4000-8000-000000000001',
@@ -26,7 +26,7 @@ t.test('a live session packages the ladder as valid LL-HLS, survives an ffmpeg c
     ffmpegPath: 'ffmpeg',
     buildRun: args,
     native: [{ name: 'source', videoTrack: 0, audioTrack: 0 }],
-    ladderInput: { videoTrack: 0, audioTrack: 0 },
+    ladderInput: { videoTrack: 0, audioTrack: 0, format: 'flv' },
     renditions: [
       { name: 'source', width: 640, height: 360, frameRate: 30, bandwidth: 800_000, passthrough: true },
       ...rungs.map((o) => ({ name: o.name, width: o.width, height: o.height, frameRate: o.frameRate, bandwidth: (o.videoBitrateKbps + o.audioBitrateKbps) * 1000, passthrough: o.passthrough })),
