@@ -176,8 +176,8 @@ t.test('a codec Spillway cannot package is refused cleanly; another stream is un
   await good.stop();
 });
 
-t.test('a new decoder configuration mid-stream (640×360 → 426×240 H.264): a new init section after a discontinuity, both halves decode', async (t) => {
-  const server = await startTestServer(t, { LADDER: '' });
+t.test('a new decoder configuration mid-stream (640×360 → 426×240 H.264): a new init section after a discontinuity, both halves decode, the ladder goes on', async (t) => {
+  const server = await startTestServer(t, { LADDER: '180:300' });
   const base = await server.listen();
   const dir = await tempDir(t, 'config-change');
   const user = await registerUser(server, 'resizer');
@@ -201,7 +201,23 @@ t.test('a new decoder configuration mid-stream (640×360 → 426×240 H.264): a 
   }, 'the channel to go live', 20_000);
   const session = server.live.live().find((s) => s.slug === 'resizer')!;
   const changedAt = await until(() => renditionNow(session, 'source')?.lastDiscontinuityMsn ?? null, 'a discontinuity in the source rendition', 30_000);
+  const rungAtChange = renditionNow(session, '180p')?.lastMsn ?? 0;
   await until(() => (renditionNow(session, 'source')?.lastMsn ?? 0) > changedAt, 'a complete segment after the change', 20_000);
+  // The ladder's ffmpeg reads the new sequence header in its FLV input and keeps encoding.
+  await until(() => (renditionNow(session, '180p')?.lastMsn ?? 0) >= rungAtChange + 3, 'rung segments after the change', 20_000);
+  const newest = renditionNow(session, '180p')!.newestSegment!;
+  const rungBase = `${base}${live.playbackUrl}`.replace(/master\.m3u8$/, '180p/');
+  const fetchBytes = async (file: string) => Buffer.from(await (await fetch(`${rungBase}${file}`)).arrayBuffer());
+  const rungText = await (await fetch(`${rungBase}index.m3u8`)).text();
+  t.same(validateMediaPlaylist(rungText, { lowLatency: true }), [], 'the rung\'s playlist stays valid');
+  const rungJoined = path.join(dir, 'rung-after.mp4');
+  await writeFile(rungJoined, Buffer.concat([await fetchBytes(newest.mapUri), await fetchBytes(newest.uri)]));
+  const rungProbe = await run('ffprobe', ['-v', 'error', '-count_packets', '-select_streams', 'v', '-show_entries', 'stream=height,nb_read_packets', '-of', 'json', rungJoined]);
+  const rungStream = (JSON.parse(rungProbe.stdout) as { streams: Array<{ height: number; nb_read_packets: string }> }).streams[0]!;
+  t.equal(rungStream.height, 180, `the rung's ${newest.uri}, after the change, is 180 lines high`);
+  t.ok(Number(rungStream.nb_read_packets) >= 28, `with ${rungStream.nb_read_packets} frames`);
+  const decoded = await run('ffmpeg', ['-nostdin', '-v', 'error', '-i', rungJoined, '-f', 'null', '-']);
+  t.equal(decoded.stderr.trim(), '', 'which decode without an error');
 
   const text = await (await fetch(`${base}${live.playbackUrl}`.replace(/master\.m3u8$/, 'source/index.m3u8'))).text();
   t.same(validateMediaPlaylist(text, { lowLatency: true }), [], 'the playlist stays valid LL-HLS across the change');
