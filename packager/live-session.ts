@@ -340,8 +340,20 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     run.on('exit', (exit) => this.onExit(run, exit));
     this.run = run;
     run.start();
-    native.feedLadder({ ...this.opts.ladderInput, write: (data) => run.write(data) });
+    native.feedLadder({ ...this.opts.ladderInput, write: (data) => run.write(data), onNewConfiguration: () => void this.restartRun(run) });
     this.opts.log.info({ ffmpegPid: run.pid }, 'ffmpeg started');
+  }
+
+  /** The publisher's new decoder configuration needs a new ffmpeg: the rungs get a discontinuity. */
+  private async restartRun(run: FfmpegRun): Promise<void> {
+    if (run !== this.run || this.ended) return;
+    this.opts.log.info('the publisher changed its decoder configuration: restarting the ladder');
+    // No longer current: its exit is not a failure to recover from.
+    this.run = null;
+    await run.stop();
+    if (this.ended || this.run || !this.native) return;
+    this.restarts += 1;
+    this.startRun();
   }
 
   private readonly timescales = new Map<string, number>();

@@ -39,6 +39,11 @@ export interface LadderInput {
   format: 'flv' | 'mp4';
   /** false when the consumer is too far behind: the feed then skips to the next keyframe */
   write(data: Buffer): boolean;
+  /**
+   * The publisher changed a decoder configuration that an fMP4 feed cannot carry on: ffmpeg 5.1
+   * skips a second moov ("Found duplicated MOOV Atom"). The feed stops; the caller restarts ffmpeg.
+   */
+  onNewConfiguration?: () => void;
 }
 
 export interface NativeSourceOptions {
@@ -65,7 +70,7 @@ const MAX_PROBLEM_KINDS = 50;
 
 export class NativeSource {
   private readonly muxers = new Map<string, { output: NativeOutput; muxer: CmafMuxer }>();
-  private ladder: { input: LadderInput; muxer: LadderWriter } | null = null;
+  private ladder: { input: LadderInput; muxer: LadderWriter; records: { video: Buffer | null; audio: Buffer | null } } | null = null;
   private offset = 0;
   private newest: number | null = null;
   private readonly problems = new Map<string, number>();
@@ -87,7 +92,7 @@ export class NativeSource {
     const source = [...this.muxers.values()].find((m) => m.output.videoTrack === input.videoTrack)?.muxer.configs;
     if (source?.video) muxer.setVideoConfig(source.video);
     if (source?.audio && input.audioTrack !== null) muxer.setAudioConfig(source.audio);
-    this.ladder = { input, muxer };
+    this.ladder = { input, muxer, records: { video: source?.video?.record ?? null, audio: input.audioTrack !== null ? (source?.audio?.record ?? null) : null } };
   }
 
   push(tag: SourceTag): void {
@@ -128,11 +133,11 @@ export class NativeSource {
       if (packet.kind === 'video') {
         const config = parseVideoConfig(packet.codec, packet.data);
         for (const { output, muxer } of targets) this.deliver(output.name, muxer.setVideoConfig(config));
-        if (ladder) this.toLadder(ladder.muxer.setVideoConfig(config));
+        if (ladder && this.ladderKeeps(ladder, 'video', config.record)) this.toLadder(ladder.muxer.setVideoConfig(config));
       } else {
         const config = parseAudioConfig(packet.codec, packet.data);
         for (const { output, muxer } of targets) this.deliver(output.name, muxer.setAudioConfig(config));
-        if (ladder) this.toLadder(ladder.muxer.setAudioConfig(config));
+        if (ladder && this.ladderKeeps(ladder, 'audio', config.record)) this.toLadder(ladder.muxer.setAudioConfig(config));
       }
       return;
     }
@@ -150,6 +155,19 @@ export class NativeSource {
       if (event.type === 'init') this.opts.sink.onInit(name, event);
       else this.opts.sink.onFragment(name, event);
     }
+  }
+
+  /**
+   * Whether the ladder's feed can take this configuration. FLV carries a new one in line; an fMP4
+   * feed that has one already is stopped and its owner told, to start ffmpeg again with the new one.
+   */
+  private ladderKeeps(ladder: NonNullable<NativeSource['ladder']>, kind: 'video' | 'audio', record: Buffer): boolean {
+    const before = ladder.records[kind];
+    ladder.records[kind] = record;
+    if (ladder.input.format === 'flv' || !before || before.equals(record) || !ladder.input.onNewConfiguration) return true;
+    this.ladder = null;
+    ladder.input.onNewConfiguration();
+    return false;
   }
 
   private toLadder(events: Array<{ data: Buffer }>): void {

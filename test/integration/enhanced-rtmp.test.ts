@@ -176,7 +176,9 @@ t.test('a codec Spillway cannot package is refused cleanly; another stream is un
   await good.stop();
 });
 
-t.test('a new decoder configuration mid-stream (640×360 → 426×240 H.264): a new init section after a discontinuity, both halves decode, the ladder goes on', async (t) => {
+// H.264 reaches the ladder's ffmpeg as FLV, which carries the new sequence header in line; HEVC as
+// fMP4, where ffmpeg 5.1 would skip the second moov, so the ladder's ffmpeg is started again.
+for (const codec of ['h264', 'hevc'] as const) t.test(`a new decoder configuration mid-stream (640×360 → 426×240 ${codec}): a new init section after a discontinuity, both halves decode, the ladder goes on`, async (t) => {
   const server = await startTestServer(t, { LADDER: '180:300' });
   const base = await server.listen();
   const dir = await tempDir(t, 'config-change');
@@ -184,8 +186,9 @@ t.test('a new decoder configuration mid-stream (640×360 → 426×240 H.264): a 
   const { streamKey } = (await server.app.inject({ url: '/api/v1/channels/resizer/stream-key', headers: { authorization: `Bearer ${user.accessToken}` } })).json();
   // Two encodes back to back on one clock, as when OBS restarts its encoder with a new size: the
   // second starts with its own sequence headers.
-  const first = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', width: 640, height: 360, seconds: 6 }))).map((track) => ({ track })), { enhanced: false });
-  const second = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', width: 426, height: 240, seconds: 6 }))).map((track) => ({ track })), { enhanced: false });
+  const enhanced = codec !== 'h264';
+  const first = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec, width: 640, height: 360, seconds: 6 }))).map((track) => ({ track })), { enhanced });
+  const second = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec, width: 426, height: 240, seconds: 6 }))).map((track) => ({ track })), { enhanced });
   const publisher = publishRtmp(t, {
     port: server.ingest.port,
     key: streamKey,
@@ -218,6 +221,8 @@ t.test('a new decoder configuration mid-stream (640×360 → 426×240 H.264): a 
   t.ok(Number(rungStream.nb_read_packets) >= 28, `with ${rungStream.nb_read_packets} frames`);
   const decoded = await run('ffmpeg', ['-nostdin', '-v', 'error', '-i', rungJoined, '-f', 'null', '-']);
   t.equal(decoded.stderr.trim(), '', 'which decode without an error');
+  const rungRestarted = renditionNow(session, '180p')!.lastDiscontinuityMsn !== null;
+  t.equal(rungRestarted, codec !== 'h264', codec === 'h264' ? 'the rung\'s ffmpeg read the change in line' : 'the rung\'s ffmpeg was started again with the new configuration');
 
   const text = await (await fetch(`${base}${live.playbackUrl}`.replace(/master\.m3u8$/, 'source/index.m3u8'))).text();
   t.same(validateMediaPlaylist(text, { lowLatency: true }), [], 'the playlist stays valid LL-HLS across the change');
