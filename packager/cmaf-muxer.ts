@@ -7,7 +7,7 @@
 // interval). Audio in its sample rate, stepping one codec frame at a time while the millisecond
 // timestamps agree to within a frame (RTMP rounds them), resynchronised where they do not.
 // A fragment closes before a keyframe (so segments can start there) and before it would grow past
-// the part target; partTarget 0 gives one video frame per fragment (what the ladder's ffmpeg reads).
+// the part target; partTarget 0 gives one video frame per fragment.
 // A new decoder configuration closes what is pending and starts a new init section.
 import { fragment, initSegment, type Sample, type TrackRun, type TrackSpec } from './cmaf-boxes.ts';
 import type { AudioConfig, VideoConfig } from './codec-config.ts';

@@ -1,7 +1,7 @@
 // Decides a stream's renditions from what the publisher sends. The source rendition is always
 // muxed natively from the publisher's own tracks (H.264, HEVC or AV1 video; AAC or Opus audio), so
 // it costs no ffmpeg; the transcoded H.264 ladder below its height is made by one ffmpeg that reads
-// the same stream on its stdin (FLV for H.264 and AAC, fMP4 otherwise), so HEVC and AV1 publishes
+// the same stream on its stdin (FLV for H.264 and AAC, Matroska otherwise), so HEVC and AV1 publishes
 // get rungs every browser plays.
 import type { LiveConfig } from '../src/config.ts';
 import { buildFfmpegArgs, estimateKbps, SOURCE_RENDITION, type RenditionOutput } from './ffmpeg-args.ts';
@@ -43,7 +43,7 @@ export function planLadder(live: LiveConfig, event: LiveSource): LadderPlan {
     passthrough: true,
   };
   const native = [{ name: SOURCE_RENDITION, videoTrack: video ? 0 : null, audioTrack: audio ? 0 : null }];
-  const inputFormat = video?.codec === 'h264' && (!audio || audio.codec === 'aac') ? 'flv' : 'mp4';
+  const inputFormat = video?.codec === 'h264' && (!audio || audio.codec === 'aac') ? 'flv' : 'matroska';
   const build = () =>
     buildFfmpegArgs({
       inputUrl: 'pipe:0',

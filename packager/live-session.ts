@@ -32,7 +32,7 @@ export interface LiveSessionOptions {
   /** Renditions muxed natively from the publisher's tracks, no ffmpeg. */
   native: NativeOutput[];
   /** The tracks the ladder is made from. */
-  ladderInput: { videoTrack: number; audioTrack: number | null; format: 'flv' | 'mp4' } | null;
+  ladderInput: { videoTrack: number; audioTrack: number | null; format: 'flv' | 'matroska' } | null;
   renditions: RenditionInfo[];
   partTarget: number;
   segmentTarget: number;

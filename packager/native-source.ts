@@ -1,7 +1,7 @@
 // A publish's audio/video messages → CMAF for the packager, with no ffmpeg: each native rendition
 // (the source, or each track of an Enhanced RTMP multitrack publish) gets its own CmafMuxer, and
 // the ladder's ffmpeg, when there is one, is fed the same stream on its stdin: as FLV for H.264 and
-// AAC (flv-feed.ts), as one-frame fMP4 fragments for HEVC and AV1.
+// AAC (flv-feed.ts), as live Matroska for HEVC, AV1 and Opus (mkv-feed.ts).
 //
 // Bad input never throws out of here: a tag that cannot be parsed or a configuration that cannot be
 // read is counted and logged (once per kind, then every 100th), and the stream goes on. Timestamps
@@ -11,6 +11,7 @@ import type { Logger } from '../src/log.ts';
 import { CmafMuxer, type MuxerEvent, type MuxerFragment, type MuxerInit } from './cmaf-muxer.ts';
 import { CodecConfigError, parseAudioConfig, parseVideoConfig, type AudioConfig, type VideoConfig } from './codec-config.ts';
 import { FlvFeed } from './flv-feed.ts';
+import { MkvFeed } from './mkv-feed.ts';
 import { FlvTagError, parseAudioTag, parseVideoTag, type MediaPacket } from './flv-tags.ts';
 
 /** One RTMP audio/video message, as the ingest hands it over. */
@@ -35,13 +36,13 @@ export interface NativeSink {
 export interface LadderInput {
   videoTrack: number;
   audioTrack: number | null;
-  /** what ffmpeg reads on stdin: `flv` (H.264 and AAC only) or `mp4` (any codec) */
-  format: 'flv' | 'mp4';
+  /** what ffmpeg reads on stdin: `flv` (H.264 and AAC only) or `matroska` (any codec) */
+  format: 'flv' | 'matroska';
   /** false when the consumer is too far behind: the feed then skips to the next keyframe */
   write(data: Buffer): boolean;
   /**
-   * The publisher changed a decoder configuration that an fMP4 feed cannot carry on: ffmpeg 5.1
-   * skips a second moov ("Found duplicated MOOV Atom"). The feed stops; the caller restarts ffmpeg.
+   * The publisher changed a decoder configuration that a Matroska feed cannot carry on (its tracks
+   * are fixed for the Segment). The feed stops; the caller starts ffmpeg again.
    */
   onNewConfiguration?: () => void;
 }
@@ -88,7 +89,7 @@ export class NativeSource {
       this.ladder = null;
       return;
     }
-    const muxer: LadderWriter = input.format === 'flv' ? new FlvFeed(input.audioTrack !== null) : new CmafMuxer({ partTarget: 0, expectVideo: true, expectAudio: input.audioTrack !== null });
+    const muxer: LadderWriter = input.format === 'flv' ? new FlvFeed(input.audioTrack !== null) : new MkvFeed(input.audioTrack !== null);
     const source = [...this.muxers.values()].find((m) => m.output.videoTrack === input.videoTrack)?.muxer.configs;
     if (source?.video) muxer.setVideoConfig(source.video);
     if (source?.audio && input.audioTrack !== null) muxer.setAudioConfig(source.audio);
@@ -158,7 +159,7 @@ export class NativeSource {
   }
 
   /**
-   * Whether the ladder's feed can take this configuration. FLV carries a new one in line; an fMP4
+   * Whether the ladder's feed can take this configuration. FLV carries a new one in line; a Matroska
    * feed that has one already is stopped and its owner told, to start ffmpeg again with the new one.
    */
   private ladderKeeps(ladder: NonNullable<NativeSource['ladder']>, kind: 'video' | 'audio', record: Buffer): boolean {
