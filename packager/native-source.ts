@@ -89,8 +89,12 @@ export class NativeSource {
       this.ladder = null;
       return;
     }
-    const muxer: LadderWriter = input.format === 'flv' ? new FlvFeed(input.audioTrack !== null) : new MkvFeed(input.audioTrack !== null);
     const source = [...this.muxers.values()].find((m) => m.output.videoTrack === input.videoTrack)?.muxer.configs;
+    if (input.format === 'flv' && ((source?.video && source.video.codec !== 'avc1') || (source?.audio && input.audioTrack !== null && source.audio.codec !== 'mp4a'))) {
+      this.ladder = null;
+      return this.problem('the stream is no longer H.264 and AAC: the ladder, planned for them, is not fed');
+    }
+    const muxer: LadderWriter = input.format === 'flv' ? new FlvFeed(input.audioTrack !== null) : new MkvFeed(input.audioTrack !== null);
     if (source?.video) muxer.setVideoConfig(source.video);
     if (source?.audio && input.audioTrack !== null) muxer.setAudioConfig(source.audio);
     this.ladder = { input, muxer, records: { video: source?.video?.record ?? null, audio: input.audioTrack !== null ? (source?.audio?.record ?? null) : null } };
@@ -134,11 +138,11 @@ export class NativeSource {
       if (packet.kind === 'video') {
         const config = parseVideoConfig(packet.codec, packet.data);
         for (const { output, muxer } of targets) this.deliver(output.name, muxer.setVideoConfig(config));
-        if (ladder && this.ladderKeeps(ladder, 'video', config.record)) this.toLadder(ladder.muxer.setVideoConfig(config));
+        if (ladder && this.ladderKeeps(ladder, 'video', config)) this.toLadder(ladder.muxer.setVideoConfig(config));
       } else {
         const config = parseAudioConfig(packet.codec, packet.data);
         for (const { output, muxer } of targets) this.deliver(output.name, muxer.setAudioConfig(config));
-        if (ladder && this.ladderKeeps(ladder, 'audio', config.record)) this.toLadder(ladder.muxer.setAudioConfig(config));
+        if (ladder && this.ladderKeeps(ladder, 'audio', config)) this.toLadder(ladder.muxer.setAudioConfig(config));
       }
       return;
     }
@@ -161,11 +165,18 @@ export class NativeSource {
   /**
    * Whether the ladder's feed can take this configuration. FLV carries a new one in line; a Matroska
    * feed that has one already is stopped and its owner told, to start ffmpeg again with the new one.
+   * A publisher that switches from H.264 or AAC to another codec mid-stream stops the ladder's input
+   * (the FLV feed cannot carry it): the source rendition goes on, the rungs end.
    */
-  private ladderKeeps(ladder: NonNullable<NativeSource['ladder']>, kind: 'video' | 'audio', record: Buffer): boolean {
+  private ladderKeeps(ladder: NonNullable<NativeSource['ladder']>, kind: 'video' | 'audio', config: VideoConfig | AudioConfig): boolean {
+    if (ladder.input.format === 'flv' && config.codec !== (kind === 'video' ? 'avc1' : 'mp4a')) {
+      this.ladder = null;
+      this.problem(`the publisher switched to ${config.codec} mid-stream: the ladder stops, the source goes on`);
+      return false;
+    }
     const before = ladder.records[kind];
-    ladder.records[kind] = record;
-    if (ladder.input.format === 'flv' || !before || before.equals(record) || !ladder.input.onNewConfiguration) return true;
+    ladder.records[kind] = config.record;
+    if (ladder.input.format === 'flv' || !before || before.equals(config.record) || !ladder.input.onNewConfiguration) return true;
     this.ladder = null;
     ladder.input.onNewConfiguration();
     return false;

@@ -84,3 +84,25 @@ t.test('video only, and a consumer that falls behind', async (t) => {
   t.ok(video.find((p) => Number(p.split(',')[1]) >= 2)!.split(',')[3]!.startsWith('K'), 'the feed resumes on a keyframe');
   t.equal(await decodeErrors(fed), '', 'ffmpeg decodes it without an error');
 });
+
+t.test('a publisher that switches from H.264 to HEVC mid-stream: the ladder stops, nothing throws', async (t) => {
+  const dir = await tempDir(t, 'flv-feed-switch');
+  const h264 = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'h264', seconds: 2, audio: null }))).map((track) => ({ track })), { enhanced: false });
+  const hevc = buildTags(readMp4Samples(await readFile(await encodeFragmentedMp4(dir, { codec: 'hevc', seconds: 2, audio: null }))).map((track) => ({ track })), { enhanced: true });
+  const warnings: string[] = [];
+  const log = createLogger('silent');
+  log.warn = ((fields: { problem?: string }) => void warnings.push(fields.problem ?? '')) as typeof log.warn;
+  const written: Buffer[] = [];
+  const fragments: number[] = [];
+  const native = new NativeSource({ outputs: [{ name: 'source', videoTrack: 0, audioTrack: null }], partTarget: 0.1, log, sink: { onInit() {}, onFragment: (_, f) => void fragments.push(f.sampleCount) } });
+  native.feedLadder({ videoTrack: 0, audioTrack: null, format: 'flv', write: (data) => (written.push(Buffer.from(data)), true) });
+  for (const tag of [...h264, ...hevc.map((x) => ({ ...x, timestamp: x.timestamp + 2000 }))]) native.push(tag);
+  t.match(warnings, [/switched to hvc1 mid-stream: the ladder stops/], 'the switch is logged');
+  const fed = path.join(dir, 'fed.flv');
+  await writeFile(fed, Buffer.concat(written));
+  t.equal((await packets(fed, 'v')).length, 60, 'the ladder got the H.264 half and nothing after it');
+  t.ok(fragments.reduce((n, c) => n + c, 0) >= 110, 'the source rendition goes on with the HEVC half');
+  native.feedLadder({ videoTrack: 0, audioTrack: null, format: 'flv', write: () => t.fail('an FLV ladder is not fed HEVC') as unknown as boolean });
+  for (const tag of hevc.map((x) => ({ ...x, timestamp: x.timestamp + 4000 }))) native.push(tag);
+  t.match(warnings.at(-1), /no longer H.264 and AAC/, 'a restarted ladder is not fed either');
+});
