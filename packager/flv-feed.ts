@@ -30,6 +30,11 @@ export class FlvFeed {
 
   constructor(private readonly withAudio: boolean) {}
 
+  /** The configurations in force (what a new one is compared with). */
+  get configs(): { video: VideoConfig | null; audio: AudioConfig | null } {
+    return { video: this.video, audio: this.audio };
+  }
+
   setVideoConfig(config: VideoConfig): FeedChunk[] {
     if (config.codec !== 'avc1') throw new RangeError(`FLV carries H.264 here, not ${config.codec}`);
     if (this.video?.record.equals(config.record)) return [];

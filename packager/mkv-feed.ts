@@ -31,6 +31,11 @@ export class MkvFeed {
 
   constructor(private readonly withAudio: boolean) {}
 
+  /** The configurations in force (what a new one is compared with). */
+  get configs(): { video: VideoConfig | null; audio: AudioConfig | null } {
+    return { video: this.video, audio: this.audio };
+  }
+
   setVideoConfig(config: VideoConfig): Array<{ data: Buffer }> {
     this.video = config;
     return [];

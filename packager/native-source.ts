@@ -56,6 +56,7 @@ export interface NativeSourceOptions {
 
 /** What writes the ladder's input: the bytes of each call go to ffmpeg's stdin in order. */
 interface LadderWriter {
+  readonly configs: { video: VideoConfig | null; audio: AudioConfig | null };
   setVideoConfig(config: VideoConfig): Array<{ data: Buffer }>;
   setAudioConfig(config: AudioConfig): Array<{ data: Buffer }>;
   pushVideo(dtsMs: number, compositionOffsetMs: number, keyframe: boolean, data: Buffer): Array<{ data: Buffer }>;
@@ -71,7 +72,7 @@ const MAX_PROBLEM_KINDS = 50;
 
 export class NativeSource {
   private readonly muxers = new Map<string, { output: NativeOutput; muxer: CmafMuxer }>();
-  private ladder: { input: LadderInput; muxer: LadderWriter; records: { video: Buffer | null; audio: Buffer | null } } | null = null;
+  private ladder: { input: LadderInput; muxer: LadderWriter } | null = null;
   private offset = 0;
   private newest: number | null = null;
   private readonly problems = new Map<string, number>();
@@ -97,7 +98,7 @@ export class NativeSource {
     const muxer: LadderWriter = input.format === 'flv' ? new FlvFeed(input.audioTrack !== null) : new MkvFeed(input.audioTrack !== null);
     if (source?.video) muxer.setVideoConfig(source.video);
     if (source?.audio && input.audioTrack !== null) muxer.setAudioConfig(source.audio);
-    this.ladder = { input, muxer, records: { video: source?.video?.record ?? null, audio: input.audioTrack !== null ? (source?.audio?.record ?? null) : null } };
+    this.ladder = { input, muxer };
   }
 
   push(tag: SourceTag): void {
@@ -174,8 +175,7 @@ export class NativeSource {
       this.problem(`the publisher switched to ${config.codec} mid-stream: the ladder stops, the source goes on`);
       return false;
     }
-    const before = ladder.records[kind];
-    ladder.records[kind] = config.record;
+    const before = ladder.muxer.configs[kind]?.record;
     if (ladder.input.format === 'flv' || !before || before.equals(config.record) || !ladder.input.onNewConfiguration) return true;
     this.ladder = null;
     ladder.input.onNewConfiguration();
