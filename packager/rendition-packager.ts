@@ -1,15 +1,14 @@
 // Turns one rendition's fMP4 fragments into LL-HLS: every fragment is a part, parts are grouped
 // into segments at keyframes, and the playlist state is kept in memory so blocking reloads can be
-// answered the moment a part exists. Parts are never files of their own (writing every part as a
-// file was most of the live path's CPU): the parts of the segment being built and of the newest
-// segment on disk are served from memory, where players at the live edge ask for them; an older
-// part a playlist may still list is read from its segment's file, which is its parts end to end.
-// Init sections and segments are written to disk atomically, for the archiver and for nginx.
+// answered the moment a part exists. Parts are kept by a PartStore (memory, then their segment's
+// file) while a playlist may list them. Init sections and segments are written to disk atomically,
+// for the archiver and for nginx.
 import { EventEmitter } from 'node:events';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
+import { PartStore } from './part-store.ts';
 import { PART_RETENTION_TARGET_DURATIONS, type MediaPlaylistState, type Part, type Segment } from './ll-hls-playlist.ts';
 
 export interface InitSection {
@@ -51,18 +50,13 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
   private timescale = 0;
   private generation = -1;
   private nextPart = 0;
-  /** the parts of the segment being built (their media is in `partData`) */
+  /** the parts of the segment being built (their media is in `parts`) */
   private pending: Array<{ part: Part; number: number }> = [];
   private pendingStart: { wallClock: number; discontinuity: boolean; mapUri: string } | null = null;
   private runStart: { wallClock: number; decodeTime: number } | null = null;
   private nextDiscontinuity = false;
   private writes: Promise<unknown> = Promise.resolve();
-  /** segment media sequence → its part numbers, while a playlist may list those parts */
-  private readonly partNumbers = new Map<number, number[]>();
-  /** the media of the parts being built and of the newest segments, until the next one is on disk */
-  private readonly partData = new Map<number, Buffer>();
-  /** where a part of a segment on disk is in that segment's file */
-  private readonly partOnDisk = new Map<number, { file: string; offset: number; length: number }>();
+  private readonly parts = new PartStore();
 
   constructor(private readonly opts: RenditionPackagerOptions) {
     super();
@@ -136,7 +130,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     }
     const number = this.nextPart++;
     const part: Part = { uri: `part-${number}.m4s`, duration: seconds, independent: fragment.independent };
-    this.partData.set(number, fragment.data);
+    this.parts.add(number, fragment.data);
     this.pending.push({ part, number });
     this.state.pendingParts = this.pending.map((p) => p.part);
     this.state.nextPartUri = `part-${this.nextPart}.m4s`;
@@ -145,28 +139,13 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
   }
 
   /** A part's media while a playlist may still list it (undefined before it exists and after). */
-  async part(number: number): Promise<Buffer | undefined> {
-    const held = this.partData.get(number);
-    if (held) return held;
-    const where = this.partOnDisk.get(number);
-    if (!where) return undefined;
-    const file = await open(where.file, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
-    if (!file) return undefined;
-    try {
-      const data = Buffer.allocUnsafe(where.length);
-      const { bytesRead } = await file.read(data, 0, where.length, where.offset);
-      return bytesRead === where.length ? data : undefined;
-    } finally {
-      await file.close();
-    }
+  part(number: number): Promise<Buffer | undefined> {
+    return this.parts.read(number);
   }
 
   /** How many parts' media is held in memory (the rest of the listed ones are read from disk). */
   get partsInMemory(): number {
-    return this.partData.size;
+    return this.parts.inMemory;
   }
 
   /** Ends the playlist: what is pending becomes the last segment, and EXT-X-ENDLIST is written. */
@@ -222,9 +201,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
       discontinuity: start.discontinuity,
       ...(start.mapUri !== this.state.mapUri ? { mapUri: start.mapUri } : {}),
     };
-    const data = this.pending.map((p) => this.partData.get(p.number)!);
-    const numbers = this.pending.map((p) => p.number);
-    this.partNumbers.set(msn, numbers);
+    const data = this.parts.closeSegment(msn, this.pending.map((p) => p.number));
     this.pending = [];
     this.pendingStart = null;
     this.state.pendingParts = [];
@@ -235,7 +212,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     const mapUri = start.mapUri;
     void this.enqueue(async () => {
       await writeFileAtomic(file, data);
-      this.partsWritten(msn, numbers, file, data);
+      this.parts.written(msn, file, data);
       this.emit('segment', { rendition: this.opts.name, segment, file, mapUri });
     });
     this.slideWindow();
@@ -248,7 +225,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
       const old = this.state.segments.shift()!;
       if (old.discontinuity) this.state.discontinuitySequence += 1;
       this.firstMsn = old.mediaSequence + 1;
-      this.forgetParts(old.mediaSequence);
+      this.parts.forget(old.mediaSequence);
     }
     const first = this.state.segments[0];
     if (first && first.mapUri) {
@@ -271,32 +248,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
       kept.add(this.state.segments[i]!.mediaSequence);
       fromEnd += this.state.segments[i]!.duration;
     }
-    for (const msn of this.partNumbers.keys()) if (!kept.has(msn)) this.forgetParts(msn);
-  }
-
-  private forgetParts(msn: number): void {
-    for (const n of this.partNumbers.get(msn) ?? []) {
-      this.partData.delete(n);
-      this.partOnDisk.delete(n);
-    }
-    this.partNumbers.delete(msn);
-  }
-
-  /**
-   * Segment `msn` is on disk: its parts can be read from there, and the parts of the segments before
-   * it (on disk already, writes go in order) leave memory. Those of `msn` stay until the next one
-   * is written, for players that start or catch up across the segment boundary.
-   */
-  private partsWritten(msn: number, numbers: number[], file: string, data: Buffer[]): void {
-    if (!this.partNumbers.has(msn)) return;
-    let offset = 0;
-    numbers.forEach((n, i) => {
-      this.partOnDisk.set(n, { file, offset, length: data[i]!.length });
-      offset += data[i]!.length;
-    });
-    for (const [older, parts] of this.partNumbers) {
-      if (older < msn) for (const n of parts) this.partData.delete(n);
-    }
+    for (const msn of this.parts.segments()) if (!kept.has(msn)) this.parts.forget(msn);
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
