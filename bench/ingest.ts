@@ -153,9 +153,8 @@ http { access_log off; server { listen 127.0.0.1:${await freePort()}; location /
   try {
     await sleep(2000);
     for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${port}/live/stream${i}`));
-    const deadline = Date.now() + 60_000;
     const playing = () => Array.from({ length: count }, (_, i) => existsSync(path.join(hls, `stream${i}.m3u8`))).filter(Boolean).length;
-    while (playing() < count && Date.now() < deadline) await sleep(200);
+    await waitFor(async () => playing() === count, 60_000);
     await sleep(3000);
     const m = await measure(nginx.pid!, new Set());
     return { ...m, live: playing() };
