@@ -1,15 +1,14 @@
 // One live stream: its renditions' packagers, the native muxers that make the source rendition(s)
 // straight from the publisher's messages, and the ffmpeg run that makes the transcoded ladder from
-// the same messages fed to its stdin. A run that dies while the publisher is still there is
-// restarted (its playlists carry EXT-X-DISCONTINUITY; the native renditions go on untouched);
-// too many failures in a row end the session with 'ffmpeg-failed'.
+// the same messages fed to its stdin (ladder-runner.ts); too many ffmpeg failures in a row end the
+// session with 'ffmpeg-failed'.
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import type { MuxerFragment, MuxerInit } from './cmaf-muxer.ts';
 import { estimateKbps } from './ffmpeg-args.ts';
 import { PeakBitrate } from './peak-bitrate.ts';
-import { FfmpegRun, type FfmpegExit } from './ffmpeg-run.ts';
+import { LadderRunner } from './ladder-runner.ts';
 import { NativeSource, type NativeOutput, type SourceTag } from './native-source.ts';
 import { renderMasterPlaylist } from './master-playlist.ts';
 import { decideReload, type ReloadRequest } from './blocking-reload.ts';
@@ -27,7 +26,7 @@ export interface LiveSessionOptions {
   slug: string;
   mediaDir: string;
   ffmpegPath: string;
-  /** The ladder's ffmpeg argv (reading fMP4 on stdin); the same renditions every time. Null: no ladder. */
+  /** The ladder's ffmpeg argv (reading the publish on stdin); the same renditions every time. Null: no ladder. */
   buildRun: (() => { args: string[]; outputs: Array<{ name: string; fd: number }> }) | null;
   /** Renditions muxed natively from the publisher's tracks, no ffmpeg. */
   native: NativeOutput[];
@@ -55,13 +54,11 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   private readonly packagers = new Map<string, RenditionPackager>();
   readonly health = new StreamHealth();
   private readonly codecs = new Map<string, string>();
-  private run: FfmpegRun | null = null;
+  private readonly ladder: LadderRunner | null;
   private native: NativeSource | null = null;
   private unsubscribe: (() => void) | null = null;
   private readonly queues = new Map<string, Promise<void>>();
   private readonly pictureSizes = new Map<string, { width: number; height: number }>();
-  private failures = 0;
-  private restarts = 0;
   private endReason: EndReason | null = null;
 
   constructor(private readonly opts: LiveSessionOptions) {
@@ -81,6 +78,19 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
       packager.on('part', () => this.emit('part', r.name));
       this.packagers.set(r.name, packager);
     }
+    this.ladder =
+      opts.buildRun && opts.ladderInput
+        ? new LadderRunner({
+            ffmpegPath: opts.ffmpegPath,
+            buildRun: opts.buildRun,
+            input: opts.ladderInput,
+            maxRestarts: opts.maxRestarts,
+            log: opts.log,
+            onInit: (name, init) => this.onInit(name, init),
+            onFragment: (name, fragment) => this.onFragment(name, fragment),
+            onGiveUp: () => void this.end('ffmpeg-failed'),
+          })
+        : null;
   }
 
   get id(): string {
@@ -100,7 +110,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
   }
 
   get restartCount(): number {
-    return this.restarts;
+    return this.ladder?.restarts ?? 0;
   }
 
   /** The publisher is (back) on air: mux its messages, and start the ladder's ffmpeg on them. */
@@ -114,37 +124,34 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
       sink: { onInit: (name, init) => this.onInit(name, init), onFragment: (name, fragment) => this.onFragment(name, fragment) },
     });
     this.native = native;
-    this.failures = 0;
     this.unsubscribe = tags.subscribe((tag) => native.push(tag), () => {});
-    this.startRun();
+    this.ladder?.start(native);
   }
 
   /** The publisher left; ffmpeg stops, the playlists wait for a reconnect or the end. */
   async detach(): Promise<void> {
     this.release();
-    await this.run?.stop();
+    await this.ladder?.stop();
   }
 
   async end(reason: EndReason): Promise<void> {
     if (this.ended) return;
     this.endReason = reason;
     this.release();
-    await this.run?.stop();
+    await this.ladder?.stop();
     await Promise.all([...this.queues.values()]);
     await Promise.all([...this.packagers.values()].map((p) => p.end()));
-    this.opts.log.info({ reason, restarts: this.restarts }, 'live session ended');
+    this.opts.log.info({ reason, restarts: this.restartCount }, 'live session ended');
     this.emit('ended', reason);
   }
 
   /** Kills the current ffmpeg as a crash would; for tests and fault drills. */
   killFfmpeg(): number | undefined {
-    const pid = this.run?.pid;
-    this.run?.kill();
-    return pid;
+    return this.ladder?.kill();
   }
 
   get ffmpegPid(): number | undefined {
-    return this.run?.pid;
+    return this.ladder?.pid;
   }
 
   /** A rendition's packager, for tests that check what it holds (segment and part durations). */
@@ -241,7 +248,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
       channelId: this.opts.channelId,
       startedAt: this.startedAt,
       ready: this.ready,
-      restarts: this.restarts,
+      restarts: this.restartCount,
       health: this.health.snapshot(),
       renditions: this.opts.renditions.map((info) => {
         const { state, nextPartNumber } = this.packagers.get(info.name)!;
@@ -320,61 +327,9 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
     return next;
   }
 
-  private startRun(): void {
-    const native = this.native;
-    if (!native || this.ended || !this.opts.buildRun || !this.opts.ladderInput) return;
-    const { args, outputs } = this.opts.buildRun();
-    const run = new FfmpegRun({
-      ffmpegPath: this.opts.ffmpegPath,
-      args,
-      outputs,
-      stdin: true,
-      log: this.opts.log,
-      onInit: (name, init) => this.onInit(name, init),
-      onFragment: async (name, fragment: MediaFragment) => {
-        this.failures = 0;
-        await this.onFragment(name, fragment);
-      },
-    });
-    run.on('error', (err) => this.opts.log.error({ err }, 'ffmpeg could not start'));
-    run.on('exit', (exit) => this.onExit(run, exit));
-    this.run = run;
-    run.start();
-    native.feedLadder({ ...this.opts.ladderInput, write: (data) => run.write(data), onNewConfiguration: () => void this.restartRun(run) });
-    this.opts.log.info({ ffmpegPid: run.pid }, 'ffmpeg started');
-  }
-
-  /** The publisher's new decoder configuration needs a new ffmpeg: the rungs get a discontinuity. */
-  private async restartRun(run: FfmpegRun): Promise<void> {
-    if (run !== this.run || this.ended) return;
-    this.opts.log.info('the publisher changed its decoder configuration: restarting the ladder');
-    // No longer current: its exit is not a failure to recover from.
-    this.run = null;
-    await run.stop();
-    if (this.ended || this.run || !this.native) return;
-    this.restarts += 1;
-    this.startRun();
-  }
-
   private readonly timescales = new Map<string, number>();
 
   private get sourceRendition(): string {
     return this.opts.renditions[0]?.name ?? '';
-  }
-
-  private onExit(run: FfmpegRun, exit: FfmpegExit): void {
-    if (run !== this.run) return;
-    this.run = null;
-    this.native?.feedLadder(null);
-    if (exit.requested || this.ended || !this.native) return;
-    this.failures += 1;
-    this.opts.log.warn({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail, failures: this.failures }, 'ffmpeg exited unexpectedly');
-    if (this.failures > this.opts.maxRestarts) {
-      void this.end('ffmpeg-failed');
-      return;
-    }
-    this.restarts += 1;
-    const delay = Math.min(250 * 2 ** (this.failures - 1), 4000);
-    setTimeout(() => this.startRun(), delay).unref();
   }
 }
