@@ -2,6 +2,7 @@
 // the same way: read the configuration or exit 2, open the shared services (database with its
 // migrations, bus, job queues, storage), stop on SIGINT/SIGTERM by closing in reverse, and report a failed start.
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import type { Kysely } from 'kysely';
 import { createBus, type BusBackend } from './bus/create-bus.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
@@ -90,8 +91,20 @@ export function stopOnSignals(log: Logger, close: () => Promise<void>, options: 
 }
 
 /** Runs `main` when the module at `moduleUrl` is the process's entry (not when a test imports it). */
+/**
+ * Lets V8's old generation grow to twice its live size between full collections, instead of V8's
+ * own factor (about 1.4 at a server's 60 MB). With the default, the headroom left after a full GC
+ * is smaller than the young generation, so V8 starts marking again at once: at 10 streams the
+ * server ran a mark-compact every second (about 60 ms of CPU each) for 3 MB of garbage. The
+ * factor is read at each collection, so setting it once the process runs takes effect.
+ */
+export function tuneHeapGrowth(): void {
+  setFlagsFromString('--heap-growing-percent=100');
+}
+
 export function runIfEntry(moduleUrl: string, program: string, main: () => Promise<void>): void {
   if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  tuneHeapGrowth();
   main().catch((err) => {
     process.stderr.write(`${program}: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
