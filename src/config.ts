@@ -54,6 +54,7 @@ export const CONFIG_VARS = {
   PART_DURATION_MS: { default: '100', meaning: 'LL-HLS part duration in milliseconds (100–1000); PART-HOLD-BACK is three parts. Behind an nginx edge use 200 or more.' },
   SEGMENT_DURATION_S: { default: '1', meaning: 'Segment duration of transcoded renditions in seconds (1–6); passthrough segments follow source keyframes.' },
   LIVE_WINDOW_SEGMENTS: { default: '60', meaning: 'Segments listed in a live playlist (the DVR window).' },
+  LIVE_TILE_BATCH: { default: '50', meaning: 'Seek-preview tiles a recording makes per ffmpeg run while live (1–100). Larger batches cost less CPU (ffmpeg\'s start costs about a dozen tiles); the last batch is made when the VOD is finalised.' },
   LIVE_GRACE_S: { default: '10', meaning: 'A publisher whose connection drops (without pressing Stop) and reconnects within this many seconds continues the same live session.' },
   MAX_LIVE_DURATION_S: { default: '43200', meaning: 'A live stream is ended after this many seconds (0: no limit).' },
   ARCHIVER: {
@@ -154,6 +155,7 @@ export interface LiveConfig {
   partSeconds: number;
   segmentSeconds: number;
   windowSegments: number;
+  tileBatch: number;
   graceMs: number;
   maxDurationMs: number;
 }
@@ -261,6 +263,7 @@ export function loadConfig(env: Env = process.env): Config {
     partSeconds: int('PART_DURATION_MS', 100, 1000) / 1000,
     segmentSeconds: int('SEGMENT_DURATION_S', 1, 6),
     windowSegments: int('LIVE_WINDOW_SEGMENTS', 6, 3600),
+    tileBatch: int('LIVE_TILE_BATCH', 1, 100),
     graceMs: int('LIVE_GRACE_S', 0, 600) * 1000,
     maxDurationMs: int('MAX_LIVE_DURATION_S', 0, 7 * 86400) * 1000,
   };

@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     log,
     ffmpegPath: config.live.ffmpegPath,
     windowSegments: config.live.windowSegments,
+    tileBatch: config.live.tileBatch,
   });
   await archiver.start();
   closers.push(() => archiver.close());

@@ -31,6 +31,8 @@ export interface ArchiverOptions {
   ffmpegPath: string;
   /** LIVE_WINDOW_SEGMENTS: segments the live playlist lists, kept on disk */
   windowSegments: number;
+  /** LIVE_TILE_BATCH: seek-preview tiles per ffmpeg run while live */
+  tileBatch?: number;
   /** Optional: 'stream.ended' on the bus finalises at once instead of at the next poll. */
   bus?: Bus;
   /** How often the database is asked for sessions that ended (the fallback when no bus event comes). */
@@ -202,7 +204,7 @@ export class Archiver {
       const vod = state.recorded!.vod;
       const log = this.opts.log.child({ session: sessionId, vod: vod.id });
       if (rendition === tileRendition(state.recorded!.renditions)) {
-        state.tiles ??= new TileMaker({ ffmpegPath: this.opts.ffmpegPath, dir: path.join(this.liveDir, sessionId, TILE_DIR, rendition), log });
+        state.tiles ??= new TileMaker({ ffmpegPath: this.opts.ffmpegPath, dir: path.join(this.liveDir, sessionId, TILE_DIR, rendition), log, batch: this.opts.tileBatch });
       }
       recorder = new RenditionRecorder({
         vodId: vod.id,

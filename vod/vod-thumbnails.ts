@@ -29,7 +29,7 @@ export const TILE = { width: 160, height: 90, columns: 10 };
 const MAX_TILES = 100;
 /** Cues start on multiples of this, so a tile made live for each grid point serves any length. */
 export const TILE_GRID_S = 2;
-/** Tiles made by one ffmpeg process. */
+/** Missing tiles made by one ffmpeg process when a VOD is finalised (each from a whole segment it loads). */
 export const TILE_BATCH = 10;
 const TILE_FILTER = `scale=${TILE.width}:${TILE.height}:force_original_aspect_ratio=decrease,pad=${TILE.width}:${TILE.height}:(ow-iw)/2:(oh-ih)/2`;
 
@@ -59,7 +59,11 @@ export function tileStep(totalS: number): number {
  * made instead of 1800).
  */
 export function startsTile(start: number, duration: number): boolean {
-  const step = tileStep(start + duration);
+  return onCueGrid(start, duration, tileStep(start + duration));
+}
+
+/** Whether a cue point of a grid of `step` seconds falls in the segment from `start` for `duration`. */
+export function onCueGrid(start: number, duration: number, step: number): boolean {
   const grid = step * Math.ceil((start - 1e-6) / step);
   return grid < start + duration - 1e-6;
 }

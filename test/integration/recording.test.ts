@@ -23,7 +23,7 @@ export function s3Env(s3: TestS3Server) {
 
 /** The server as main.ts builds it (archiving in-process), on the S3 test server. */
 async function startRecordingServer(t: Teardown, s3: TestS3Server) {
-  const server = await startTestServer(t, { LADDER: '240:400', LIVE_GRACE_S: '0', LIVE_WINDOW_SEGMENTS: '6', ...s3Env(s3) });
+  const server = await startTestServer(t, { LADDER: '240:400', LIVE_GRACE_S: '0', LIVE_WINDOW_SEGMENTS: '6', LIVE_TILE_BATCH: '10', ...s3Env(s3) });
   const base = await server.listen();
   return { server, base, recording: server.recording };
 }
@@ -244,7 +244,7 @@ t.test('kill -9 of the server mid-stream: the VOD is finalised from what reached
   const env = {
     ...process.env,
     HOST: '127.0.0.1', PORT: String(port), RTMP_PORT: String(rtmpPort), DATA_DIR: dataDir, DATABASE_URL: databaseUrl,
-    REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix('kill'), ARCHIVER: 'external', LADDER: '240:400', LIVE_GRACE_S: '0', LOG_LEVEL: 'warn', ...s3Env(s3),
+    REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix('kill'), ARCHIVER: 'external', LADDER: '240:400', LIVE_GRACE_S: '0', LIVE_TILE_BATCH: '10', LOG_LEVEL: 'warn', ...s3Env(s3),
   };
   // The server as deployed, and the archiver as its own process (`npm run archiver`) beside it.
   const start = (entry: string) => {

@@ -1,8 +1,13 @@
 // Seek-preview tiles: each segment's tile shows that segment's first picture, whether the segments
-// share an init section (one ffmpeg stream of their keyframes) or not (one input each).
+// share an init section (one ffmpeg stream of their keyframes) or not (one input each); the live
+// tile maker batches them and skips what stops being a cue point as the recording grows.
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
+import { createLogger } from '../../src/log.ts';
+import { TileMaker } from '../../vod/tile-maker.ts';
 import { readBoxes } from '../../packager/fmp4-boxes.ts';
 import { execFfmpeg } from '../../packager/ffmpeg-exec.ts';
 import { makeTiles, startsTile, TILE, tileInput, tileStep } from '../../vod/vod-thumbnails.ts';
@@ -91,4 +96,33 @@ t.test('a live recording makes the tiles any final length needs, and fewer as it
     }
     t.ok(made.size < 400, `${made.size} tiles made for an hour, not ${Math.round(3600 / 2)}`);
   }
+});
+
+t.test('the live tile maker waits for a batch, keeps the queue on disk, and never makes a tile no cue needs', async (t) => {
+  const palette: Color[] = ['red', 'lime', 'blue', 'white'];
+  const { init, fragments } = await encode(palette);
+  const dir = t.testdir();
+  const maker = new TileMaker({ ffmpegPath: 'ffmpeg', dir, log: createLogger('silent'), batch: 4 });
+  t.teardown(() => maker.close());
+  const jpegs = async () => (await readdir(dir)).filter((f) => f.endsWith('.jpg')).sort();
+  // 2 s segments: below 200 s every one starts a cue, so each is queued.
+  const add = (msn: number) => maker.add({ msn, start: msn * 2, duration: 2, init, segment: fragments[msn % 4]! });
+  for (const msn of [0, 1, 2]) add(msn);
+  // The queued media waits in a spool file, each queued init section and first fragment.
+  const expected = 3 * init.length + fragments[0]!.length + fragments[1]!.length + fragments[2]!.length;
+  const spoolBytes = async () => (await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.spool')).map((f) => readFile(path.join(dir, f))))).map((b) => b.length);
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && (await spoolBytes())[0] !== expected; ) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.same(await spoolBytes(), [expected], 'one spool file holds the three queued tiles');
+  t.same(await jpegs(), [], 'no tile (no ffmpeg run) before a batch is full');
+  add(3);
+  await maker.flush();
+  t.same(await jpegs(), ['seg-0.jpg', 'seg-1.jpg', 'seg-2.jpg', 'seg-3.jpg'], 'the fourth segment fills the batch');
+  t.same(await Promise.all((await jpegs()).map(async (f) => colorOf(await readFile(path.join(dir, f))))), palette, 'each tile shows its own segment');
+
+  // Near 200 s the step between cues doubles to 4 s: queued segments off that grid are dropped.
+  for (const msn of [97, 98, 99]) add(msn); // 194, 196, 198 s
+  add(100); // 200–202 s: the recording is now long enough for 4 s cues
+  await maker.flush();
+  t.same((await jpegs()).filter((f) => !/^seg-[0-3]\.jpg$/.test(f)), ['seg-100.jpg', 'seg-98.jpg'], 'only the segments at 196 s and 200 s get tiles');
+  t.same((await readdir(dir)).filter((f) => f.endsWith('.spool')), [], 'no spool file is left once the queue is made');
 });
