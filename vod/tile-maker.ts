@@ -43,6 +43,7 @@ export class TileMaker {
   /** appends to the spool, in order */
   private writing: Promise<void> = Promise.resolve();
   private running: Promise<void> | null = null;
+  private dirMade: Promise<unknown> | null = null;
   private closed = false;
 
   constructor(private readonly opts: { ffmpegPath: string; dir: string; log: Logger; batch?: number }) {}
@@ -67,7 +68,11 @@ export class TileMaker {
     this.spoolBytes += media.length;
     this.writing = this.writing
       .then(async () => {
-        await mkdir(this.opts.dir, { recursive: true });
+        this.dirMade ??= mkdir(this.opts.dir, { recursive: true }).catch((err) => {
+          this.dirMade = null;
+          throw err;
+        });
+        await this.dirMade;
         await appendFile(file, media);
       })
       .catch((err) => this.opts.log.warn({ err }, 'queueing a seek-preview tile failed; the VOD makes it when it is finalised'));
