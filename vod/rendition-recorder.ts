@@ -11,7 +11,7 @@ import { segmentDuration } from './fmp4-file-info.ts';
 import { backoffDelay, pause, type BackoffPolicy } from './retry-backoff.ts';
 import { IMMUTABLE } from '../packager/stream-defs.ts';
 import type { TileMaker } from './tile-maker.ts';
-import type { JournalRow, VodStore } from './vod-store.ts';
+import type { JournalRow, NewJournalRow, VodStore } from './vod-store.ts';
 
 export interface RenditionRecorderOptions {
   vodId: string;
@@ -137,7 +137,7 @@ export class RenditionRecorder {
       if (!this.initTimes.has(run)) this.initTimes.set(run, (await stat(this.file(name), { bigint: true })).mtimeNs);
       if (this.journaledFiles.has(name)) continue;
       const size = (await stat(this.file(name))).size;
-      this.add(await store.journal({ vod_id: vodId, rendition, file: name, kind: 'init', run, msn: null, duration_s: null, discontinuity: false, size_bytes: size, file_ready_at: nsToDate(this.initTimes.get(run)!) }));
+      this.add(await this.record({ vod_id: vodId, rendition, file: name, kind: 'init', run, msn: null, duration_s: null, discontinuity: false, size_bytes: size, file_ready_at: nsToDate(this.initTimes.get(run)!) }, await this.init(run)));
     }
     const msns = names.flatMap((n) => (SEGMENT.exec(n) ? [Number(SEGMENT.exec(n)![1])] : [])).sort((a, b) => a - b);
     if (msns.length > 0) this.newestMsn = Math.max(this.newestMsn, msns.at(-1)!);
@@ -165,7 +165,7 @@ export class RenditionRecorder {
       const data = await readFile(this.file(name));
       const duration = segmentDuration(await this.init(run), data);
       const discontinuity = gap || (this.lastRun !== null && run !== this.lastRun);
-      const row = await store.journal({ vod_id: vodId, rendition, file: name, kind: 'segment', run, msn, duration_s: duration, discontinuity, size_bytes: data.length, file_ready_at: nsToDate(info.mtimeNs) });
+      const row = await this.record({ vod_id: vodId, rendition, file: name, kind: 'segment', run, msn, duration_s: duration, discontinuity, size_bytes: data.length, file_ready_at: nsToDate(info.mtimeNs) }, data);
       this.add(row);
       if (row.state === 'pending' && this.justRead.size < MAX_JUST_READ) this.justRead.set(name, data);
       this.nextMsn = msn + 1;
@@ -201,10 +201,32 @@ export class RenditionRecorder {
   private add(row: JournalRow): void {
     this.journaledFiles.add(row.file);
     if (row.state === 'pending') this.pending.push(row);
+    else if (row.kind === 'segment' && row.msn !== null && !this.storedOnDisk.includes(row.msn)) this.storedOnDisk.push(row.msn);
+  }
+
+  /**
+   * Journals a new file. When no earlier file waits for its upload (the usual case), it is put in
+   * storage first and journaled as uploaded: one query instead of an insert and an update. A crash
+   * between the two leaves the file on disk and not journaled, so the next start uploads it again.
+   * A failed put journals it as pending, and the upload loop retries it.
+   */
+  private async record(row: NewJournalRow, data: Buffer): Promise<JournalRow> {
+    if (this.pending.length === 0) {
+      const uploaded = await this.put(row, data).then(() => true, () => false);
+      if (uploaded) return this.opts.store.journal(row, new Date());
+    }
+    return this.opts.store.journal(row);
+  }
+
+  private put(row: Pick<JournalRow, 'kind' | 'file'>, data: Buffer): Promise<void> {
+    return this.opts.storage.put(`${this.opts.prefix}/${this.opts.rendition}/${row.file}`, data, {
+      contentType: row.kind === 'init' ? 'video/mp4' : 'video/iso.segment',
+      cacheControl: IMMUTABLE,
+    });
   }
 
   private async uploadPending(): Promise<void> {
-    const { storage, store, prefix, rendition, log } = this.opts;
+    const { store, rendition, log } = this.opts;
     let attempt = 0;
     while (this.pending.length > 0 && !this.abort.signal.aborted) {
       const row = this.pending[0]!;
@@ -219,10 +241,7 @@ export class RenditionRecorder {
         continue;
       }
       try {
-        await storage.put(`${prefix}/${rendition}/${row.file}`, data, {
-          contentType: row.kind === 'init' ? 'video/mp4' : 'video/iso.segment',
-          cacheControl: IMMUTABLE,
-        });
+        await this.put(row, data);
       } catch (err) {
         attempt += 1;
         const delay = backoffDelay(attempt, this.opts.backoff);

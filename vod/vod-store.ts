@@ -127,10 +127,14 @@ export class VodStore {
     return this.db.selectFrom('vod_uploads').selectAll().where('vod_id', '=', vodId).orderBy('rendition').orderBy('id').execute();
   }
 
-  /** Writes the row unless the file is journaled already; returns the stored row either way. */
-  async journal(row: NewJournalRow): Promise<JournalRow> {
+  /**
+   * Writes the row unless the file is journaled already; returns the stored row either way. With
+   * `uploadedAt`, a file already in storage is journaled as uploaded.
+   */
+  async journal(row: NewJournalRow, uploadedAt?: Date): Promise<JournalRow> {
     // One query in the usual case (a new file): the row comes back from the insert.
-    const inserted = await this.db.insertInto('vod_uploads').values(row).onConflict((oc) => oc.columns(['vod_id', 'rendition', 'file']).doNothing()).returningAll().executeTakeFirst();
+    const values = uploadedAt ? { ...row, state: 'uploaded' as const, uploaded_at: uploadedAt } : row;
+    const inserted = await this.db.insertInto('vod_uploads').values(values).onConflict((oc) => oc.columns(['vod_id', 'rendition', 'file']).doNothing()).returningAll().executeTakeFirst();
     if (inserted) return inserted;
     return this.db
       .selectFrom('vod_uploads')
