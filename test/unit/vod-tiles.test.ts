@@ -7,6 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createLogger } from '../../src/log.ts';
+import { until } from '../helpers/media.ts';
 import { TileMaker } from '../../vod/tile-maker.ts';
 import { readBoxes } from '../../packager/fmp4-boxes.ts';
 import { execFfmpeg } from '../../packager/ffmpeg-exec.ts';
@@ -111,7 +112,7 @@ t.test('the live tile maker waits for a batch, keeps the queue on disk, and neve
   // The queued media waits in a spool file, each queued init section and first fragment.
   const expected = 3 * init.length + fragments[0]!.length + fragments[1]!.length + fragments[2]!.length;
   const spoolBytes = async () => (await Promise.all((await readdir(dir)).filter((f) => f.endsWith('.spool')).map((f) => readFile(path.join(dir, f))))).map((b) => b.length);
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && (await spoolBytes())[0] !== expected; ) await new Promise((resolve) => setTimeout(resolve, 20));
+  await until(async () => (await spoolBytes())[0] === expected, 'the queued tiles in the spool').catch(() => {});
   t.same(await spoolBytes(), [expected], 'one spool file holds the three queued tiles');
   t.same(await jpegs(), [], 'no tile (no ffmpeg run) before a batch is full');
   add(3);
