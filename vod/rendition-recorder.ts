@@ -201,7 +201,12 @@ export class RenditionRecorder {
   private add(row: JournalRow): void {
     this.journaledFiles.add(row.file);
     if (row.state === 'pending') this.pending.push(row);
-    else if (row.kind === 'segment' && row.msn !== null && !this.storedOnDisk.includes(row.msn)) this.storedOnDisk.push(row.msn);
+    else this.stored(row);
+  }
+
+  /** An uploaded segment's local copy may go once it is out of the live window (pruneLocal). */
+  private stored(row: JournalRow): void {
+    if (row.kind === 'segment' && row.msn !== null && !this.storedOnDisk.includes(row.msn)) this.storedOnDisk.push(row.msn);
   }
 
   /**
@@ -256,7 +261,7 @@ export class RenditionRecorder {
       this.justRead.delete(row.file);
       await store.markUploaded(row.id);
       this.pending.shift();
-      if (row.kind === 'segment' && row.msn !== null) this.storedOnDisk.push(row.msn);
+      this.stored(row);
       // Files that arrived meanwhile go up in the same pass, still in order.
       if (this.pending.length === 0 && this.dirty) {
         this.dirty = false;
