@@ -59,15 +59,12 @@ export class LocalStorage implements Storage {
 
   async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<void> {
     const file = this.fileFor(key);
-    await this.writeAtomically(file, body);
     const contentType = options.contentType ?? guessContentType(key);
     // Only what the extension cannot tell needs a sidecar; a stale one from an earlier put must go.
-    if (contentType !== guessContentType(key) || options.cacheControl !== undefined) {
-      const sidecar: Sidecar = { contentType, cacheControl: options.cacheControl };
-      await this.writeAtomically(sidecarFor(file), JSON.stringify(sidecar));
-    } else {
-      await rm(sidecarFor(file), { force: true });
-    }
+    const needsSidecar = contentType !== guessContentType(key) || options.cacheControl !== undefined;
+    const sidecar: Sidecar = { contentType, cacheControl: options.cacheControl };
+    await this.writeAtomically(file, body, needsSidecar ? JSON.stringify(sidecar) : null);
+    if (!needsSidecar) await rm(sidecarFor(file), { force: true });
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject> {
@@ -159,10 +156,20 @@ export class LocalStorage implements Storage {
 
   private async readSidecar(key: string, file: string): Promise<{ contentType: string; cacheControl?: string }> {
     let sidecar: Sidecar = {};
+    let text: string | null = null;
     try {
-      sidecar = JSON.parse(await readFile(sidecarFor(file), 'utf8')) as Sidecar;
+      text = await readFile(sidecarFor(file), 'utf8');
     } catch (err) {
       if (!isMissing(err)) throw err;
+    }
+    // A sidecar is not fsynced (see writeAtomically): after a crash it may be empty, and then the
+    // object is served with its guessed type rather than not at all.
+    if (text) {
+      try {
+        sidecar = JSON.parse(text) as Sidecar;
+      } catch {
+        sidecar = {};
+      }
     }
     return { contentType: sidecar.contentType ?? guessContentType(key), cacheControl: sidecar.cacheControl };
   }
@@ -190,10 +197,15 @@ export class LocalStorage implements Storage {
     }
   }
 
-  /** Temp file in the target's directory, fsync, rename: readers see the old or the new object, never half. */
-  private async writeAtomically(file: string, body: Buffer | string | Readable): Promise<void> {
+  /**
+   * Temp file in the target's directory, fsync, rename: readers see the old or the new object,
+   * never half. A sidecar goes in first through a temp file of its own, not fsynced (it only
+   * carries headers, and readSidecar falls back to the guessed type), and one directory fsync
+   * makes both renames durable.
+   */
+  private async writeAtomically(file: string, body: Buffer | string | Readable, sidecar: string | null): Promise<void> {
     const dir = path.dirname(file);
-    const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = tempFor(file);
     const handle = await openInFreshDir(tmp);
     // The archiver deletes its local copy once put resolves, so the bytes must be on disk by then.
     try {
@@ -211,27 +223,45 @@ export class LocalStorage implements Storage {
     }
     await handle.close();
     try {
+      if (sidecar !== null) {
+        const sidecarTmp = tempFor(sidecarFor(file));
+        try {
+          await writeFile(sidecarTmp, sidecar, { flag: 'wx' });
+          await rename(sidecarTmp, sidecarFor(file));
+        } catch (err) {
+          await rm(sidecarTmp, { force: true });
+          throw err;
+        }
+      }
       await rename(tmp, file);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
     }
-    // The rename itself is only durable once the directory entry is flushed too.
+    // The renames themselves are only durable once the directory entry is flushed too.
     const dirHandle = await open(dir, 'r');
     await dirHandle.sync().finally(() => dirHandle.close());
   }
 }
 
-// A concurrent remove() may prune the directory between our mkdir and open; make it again then.
+// The directory usually exists already, so it is made only when the open says it is missing; a
+// concurrent remove() may also prune it between our mkdir and open, and then it is made again.
 async function openInFreshDir(file: string) {
   for (let attempt = 1; ; attempt++) {
-    await mkdir(path.dirname(file), { recursive: true });
     try {
       return await open(file, 'wx');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 4) throw err;
     }
+    await mkdir(path.dirname(file), { recursive: true });
   }
+}
+
+// Unique per process and put without asking the kernel for randomness each time; 'wx' refuses a clash.
+const TEMP_TAG = randomBytes(6).toString('hex');
+let tempCount = 0;
+function tempFor(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.${TEMP_TAG}${(tempCount++).toString(36)}.tmp`);
 }
 
 function sidecarFor(file: string): string {
