@@ -10,7 +10,10 @@
 // (PGlite, local storage), started fresh for every step so no step inherits another's heap.
 // RSS per stream is the slope between the smallest and largest count (a server's idle RSS moves
 // with start-up garbage, so RSS at N minus RSS at rest is noise at small N).
-// Flags: --counts 1,10,50 --seconds 20 (window per step) --runs 3 --not-recorded --ladder
+// The window opens --warmup seconds after every stream plays, for every server alike: a stream runs
+// for hours, so what it costs is the steady state, not V8 compiling the media path in its first
+// seconds (a once-per-process cost that --warmup 3, the old setting, counts against one stream).
+// Flags: --counts 1,10,50 --seconds 20 (window per step) --warmup 30 --runs 3 --not-recorded --ladder
 // --part-ms N (the server's PART_DURATION_MS; default the server's own default)
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -28,6 +31,7 @@ const run = promisify(execFile);
 const countsArg = process.argv.indexOf('--counts');
 const counts = countsArg >= 0 ? process.argv[countsArg + 1]!.split(',').map(Number) : [1, 10, 50];
 const seconds = arg('seconds', 20);
+const warmup = arg('warmup', 30);
 const runs = arg('runs', 3);
 const notRecorded = process.argv.includes('--not-recorded');
 const ladderMode = process.argv.includes('--ladder');
@@ -82,7 +86,7 @@ async function spillway(source: string, count: number, env: Record<string, strin
     for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${rtmpPort}/live/${await streamKey(base, `bench${i}`)}`));
     const playing = async () => (await Promise.all(Array.from({ length: count }, (_, i) => isPlaying(base, `bench${i}`)))).filter(Boolean).length;
     await waitFor(async () => (await playing()) === count, 60_000);
-    await sleep(3000);
+    await sleep(warmup * 1000);
     const m = await measure(server.pid!, new Set(publishers.map((p) => p.pid!)));
     return { ...m, live: await playing(), warnings };
   } finally {
@@ -155,7 +159,7 @@ http { access_log off; server { listen 127.0.0.1:${await freePort()}; location /
     for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${port}/live/stream${i}`));
     const playing = () => Array.from({ length: count }, (_, i) => existsSync(path.join(hls, `stream${i}.m3u8`))).filter(Boolean).length;
     await waitFor(async () => playing() === count, 60_000);
-    await sleep(3000);
+    await sleep(warmup * 1000);
     const m = await measure(nginx.pid!, new Set());
     return { ...m, live: playing() };
   } finally {
@@ -173,7 +177,7 @@ async function ladderByHand(source: string): Promise<number> {
   const child = spawn('ffmpeg', [...args.slice(0, i), '-re', '-stream_loop', '-1', ...args.slice(i)], { stdio: ['ignore', 'pipe', 'ignore', ...outputs.map(() => 'pipe' as const)] });
   for (const stream of child.stdio.slice(1)) (stream as NodeJS.ReadableStream | null)?.resume();
   try {
-    await sleep(8000);
+    await sleep(Math.max(warmup, 8) * 1000);
     return (await measure(child.pid!, new Set())).cores;
   } finally {
     child.kill('SIGKILL');
@@ -187,7 +191,7 @@ await run('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i'
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
 if (ladderMode) {
-  console.log(`full ladder (1080p30 source → 720p/480p/360p, x264 veryfast), ${seconds} s window, median of ${runs} runs; load average at start ${load()}`);
+  console.log(`full ladder (1080p30 source → 720p/480p/360p, x264 veryfast), ${seconds} s window after ${warmup} s of warm-up, median of ${runs} runs; load average at start ${load()}`);
   const ours: number[] = [];
   const byHand: number[] = [];
   for (let r = 0; r < runs; r++) {
@@ -198,7 +202,7 @@ if (ladderMode) {
   console.log(`Spillway ${median(ours).toFixed(3)} cores per stream, ffmpeg ladder by hand ${median(byHand).toFixed(3)}: ${(median(ours) / median(byHand)).toFixed(3)} ×`);
 } else {
   await ensureNginxRtmp();
-  console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step, median of ${runs} runs; Spillway ${notRecorded ? 'not recording' : 'recording to local storage'}${partMs ? `, ${partMs} ms parts` : ''}; load average at start ${load()}`);
+  console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step after ${warmup} s of warm-up, median of ${runs} runs; Spillway ${notRecorded ? 'not recording' : 'recording to local storage'}${partMs ? `, ${partMs} ms parts` : ''}; load average at start ${load()}`);
   console.log('streams | server      | CPU (cores) | CPU per stream (% core) | RSS (MiB) | live');
   const rssAt = { spillway: new Map<number, number>(), nginx: new Map<number, number>() };
   for (const count of counts) {
