@@ -249,7 +249,7 @@ function sharedAcrossProcesses(name: string): boolean {
   return name !== 'database on pglite';
 }
 
-// The database queue polls once per tick per queue, not once per worker: what wakes a worker
+// The database queue polls once per tick for all its queues, not per queue or per worker: what wakes a worker
 // otherwise is an add, a delay or a retry's backoff running out in this process. With a poll far
 // longer than the test, every job still runs when it is due.
 t.test('database queue: due jobs run without waiting for a poll tick', async (t) => {
