@@ -32,7 +32,7 @@ import { ChannelService } from './channels/channel-service.ts';
 import type { ChannelTables } from './channels/channel-tables.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import type { JobTables } from './jobs/database-jobs.ts';
+import type { JobTables } from './jobs/job-tables.ts';
 import type { MigrationTables } from './db/migrate.ts';
 import { narrow } from './db/narrow.ts';
 import { buildApp } from './http/app.ts';

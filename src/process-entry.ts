@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { migrate, type MigrationTables } from './db/migrate.ts';
 import { createJobs } from './jobs/create-jobs.ts';
-import type { JobTables } from './jobs/database-jobs.ts';
+import type { JobTables } from './jobs/job-tables.ts';
 import type { Jobs } from './jobs/jobs.ts';
 import type { Logger } from './log.ts';
 import { createStorage } from './storage/create-storage.ts';

@@ -5,7 +5,8 @@ import type { Bus } from '../bus/bus.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
 import { BullJobs } from './bullmq-jobs.ts';
-import { DatabaseJobs, type JobTables } from './database-jobs.ts';
+import { DatabaseJobs } from './database-jobs.ts';
+import type { JobTables } from './job-tables.ts';
 import type { Jobs } from './jobs.ts';
 
 export interface JobsDeps {

@@ -4,32 +4,11 @@
 // running jobs back without spending an attempt. It serves the single-node setup (PGlite, no Redis):
 // cancelling reaches only jobs running in this process.
 import { randomUUID } from 'node:crypto';
-import { sql, type Generated, type Kysely, type UpdateObject } from 'kysely';
-import type { NullableTimestamp, Timestamp } from '../db/column-types.ts';
+import { sql, type Kysely, type UpdateObject } from 'kysely';
 import type { Logger } from '../log.ts';
 import { backoffDelay, checkJobId, isPermanent, jobDefaults, type JobDefaults } from './job-rules.ts';
+import type { JobsTable, JobTables } from './job-tables.ts';
 import type { AddOptions, JobContext, JobHandler, JobInfo, Jobs, WorkOptions } from './jobs.ts';
-
-export interface JobsTable {
-  queue: string;
-  id: string;
-  data: unknown;
-  state: 'waiting' | 'active' | 'completed' | 'failed';
-  attempts: Generated<number>;
-  max_attempts: number;
-  backoff_ms: number;
-  run_at: Timestamp;
-  locked_until: NullableTimestamp;
-  progress: Generated<number>;
-  failed_reason: string | null;
-  cancel_requested: Generated<boolean>;
-  created_at: Generated<Date>;
-  updated_at: Generated<Date>;
-}
-
-export interface JobTables {
-  jobs: JobsTable;
-}
 
 export interface DatabaseJobsOptions {
   db: Kysely<JobTables>;
@@ -51,6 +30,9 @@ interface Running {
   /** Why it was aborted: the owner cancelled it, or this process is closing. */
   why?: 'cancelled' | 'closing';
 }
+
+/** A job a worker may take: waiting and due, or active under a lease that ran out. */
+const DUE = sql<boolean>`((state = 'waiting' AND run_at <= now()) OR (state = 'active' AND locked_until < now()))`;
 
 type ClaimedRow = Pick<JobsTable, 'queue' | 'id' | 'data' | 'max_attempts' | 'backoff_ms'> & { attempts: number };
 
@@ -190,13 +172,7 @@ export class DatabaseJobs implements Jobs {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const due = await this.db
-        .selectFrom('jobs')
-        .select('queue')
-        .distinct()
-        .where('queue', 'in', [...this.worked])
-        .where((eb) => eb.or([eb.and([eb('state', '=', 'waiting'), eb('run_at', '<=', sql<Date>`now()`)]), eb.and([eb('state', '=', 'active'), eb('locked_until', '<', sql<Date>`now()`)])]))
-        .execute();
+      const due = await this.db.selectFrom('jobs').select('queue').distinct().where('queue', 'in', [...this.worked]).where(DUE).execute();
       for (const { queue } of due) this.wakeOne(queue);
     } catch (err) {
       this.log.warn({ err }, 'looking for due jobs failed; trying again at the next poll');
@@ -223,7 +199,7 @@ export class DatabaseJobs implements Jobs {
       WHERE (queue, id) = (
         SELECT queue, id FROM jobs
         WHERE queue = ${queue}
-          AND ((state = 'waiting' AND run_at <= now()) OR (state = 'active' AND locked_until < now()))
+          AND ${DUE}
         ORDER BY run_at, created_at
         LIMIT 1
         FOR UPDATE SKIP LOCKED

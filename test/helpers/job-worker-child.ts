@@ -4,7 +4,8 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { RedisBus } from '../../src/bus/redis-bus.ts';
 import { BullJobs } from '../../src/jobs/bullmq-jobs.ts';
-import { DatabaseJobs, type JobTables } from '../../src/jobs/database-jobs.ts';
+import { DatabaseJobs } from '../../src/jobs/database-jobs.ts';
+import type { JobTables } from '../../src/jobs/job-tables.ts';
 import type { Jobs } from '../../src/jobs/jobs.ts';
 import { createLogger } from '../../src/log.ts';
 
