@@ -61,10 +61,9 @@ export class LocalStorage implements Storage {
     const file = this.fileFor(key);
     const contentType = options.contentType ?? guessContentType(key);
     // Only what the extension cannot tell needs a sidecar; a stale one from an earlier put must go.
-    const needsSidecar = contentType !== guessContentType(key) || options.cacheControl !== undefined;
-    const sidecar: Sidecar = { contentType, cacheControl: options.cacheControl };
-    await this.writeAtomically(file, body, needsSidecar ? JSON.stringify(sidecar) : null);
-    if (!needsSidecar) await rm(sidecarFor(file), { force: true });
+    const sidecar: Sidecar | null = contentType !== guessContentType(key) || options.cacheControl !== undefined ? { contentType, cacheControl: options.cacheControl } : null;
+    await this.writeAtomically(file, body, sidecar && JSON.stringify(sidecar));
+    if (!sidecar) await rm(sidecarFor(file), { force: true });
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject> {
@@ -168,7 +167,7 @@ export class LocalStorage implements Storage {
       try {
         sidecar = JSON.parse(text) as Sidecar;
       } catch {
-        sidecar = {};
+        // torn: keep the defaults
       }
     }
     return { contentType: sidecar.contentType ?? guessContentType(key), cacheControl: sidecar.cacheControl };
@@ -224,10 +223,11 @@ export class LocalStorage implements Storage {
     await handle.close();
     try {
       if (sidecar !== null) {
-        const sidecarTmp = tempFor(sidecarFor(file));
+        const sidecarFile = sidecarFor(file);
+        const sidecarTmp = tempFor(sidecarFile);
         try {
           await writeFile(sidecarTmp, sidecar, { flag: 'wx' });
-          await rename(sidecarTmp, sidecarFor(file));
+          await rename(sidecarTmp, sidecarFile);
         } catch (err) {
           await rm(sidecarTmp, { force: true });
           throw err;
