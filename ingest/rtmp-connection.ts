@@ -256,6 +256,7 @@ export class RtmpConnection {
     const dropped = this.deps.media.dropped.get(this.connId);
     if (dropped) this.deps.log('warn', 'media dropped for a slow packager', { connId: this.connId, tags: dropped });
     this.deps.media.forget(this.connId);
+    this.deps.media.flush();
     if (this.live) {
       this.deps.live.delete(this.live.publishId);
       // Players would otherwise wait for a publisher that is never coming back: end the pull now.

@@ -2,7 +2,7 @@
 // however the writes were batched; a consumer that stops reading costs picture, never decodability.
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { HIGH_WATER, MediaPipeReader, MediaPipeWriter, type PipedTag } from '../../ingest/media-pipe.ts';
+import { FLUSH_MS, HIGH_WATER, MediaPipeReader, MediaPipeWriter, type PipedTag } from '../../ingest/media-pipe.ts';
 
 /** A pipe end that keeps what is written and acknowledges it only when told to. */
 class HeldPipe extends Writable {
@@ -64,13 +64,36 @@ t.test('tags written in one turn arrive whole and in order, in one write to the 
     sent.push({ ...tag, data: Buffer.from(body) });
   }
   await tick();
-  t.equal(pipe.writevCalls, 1, 'forty tags of one turn of the event loop: one writev');
+  t.equal(pipe.writevCalls, 0, 'nothing is written before the flush interval');
+  await new Promise((resolve) => setTimeout(resolve, FLUSH_MS + 5));
+  t.equal(pipe.writevCalls, 1, 'forty tags within the flush interval: one writev');
   t.same(read(pipe).map((tag) => ({ ...tag })), sent, 'every tag, byte for byte, in order');
+});
+
+t.test('tags spread over several turns share a write; a large batch and flush() go at once', async (t) => {
+  const pipe = new HeldPipe(true);
+  const writer = new MediaPipeWriter(pipe);
+  writer.write(1, 9, 0, avc('config', 40));
+  await tick();
+  writer.write(1, 9, 0, avc('keyframe', 5000, 1));
+  await tick();
+  t.equal(pipe.writevCalls, 0, 'two turns: still gathering');
+  writer.flush();
+  t.equal(pipe.writevCalls, 1, 'flush() writes what was gathered');
+  t.same(read(pipe).map((tag) => tag.data.length), [40, 5000]);
+
+  // A burst (a big keyframe) does not wait for the timer: a quarter of a MiB goes out at once.
+  writer.write(1, 9, 33, avc('keyframe', 300 * 1024, 2));
+  t.equal(pipe.writevCalls, 2, 'a batch of 256 KiB or more is written at once');
+  await new Promise((resolve) => setTimeout(resolve, FLUSH_MS + 5));
+  t.equal(pipe.writevCalls, 2, 'and its timer writes nothing more');
+  t.equal(read(pipe).length, 3);
 });
 
 t.test('a consumer that stops reading: frames are dropped, decoder configurations never, and it resumes at a keyframe', async (t) => {
   const pipe = new HeldPipe();
-  const writer = new MediaPipeWriter(pipe);
+  // Written at the end of each turn, so a tick shows the pipe's state (the interval is tested above).
+  const writer = new MediaPipeWriter(pipe, 0);
   writer.write(1, 9, 0, avc('config', 40));
   writer.write(1, 9, 0, avc('keyframe', 1 << 20, 1));
   // Past HIGH_WATER of unread bytes, coded frames stop going in.
