@@ -2,7 +2,7 @@
 // however the writes were batched; a consumer that stops reading costs picture, never decodability.
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { FLUSH_MS, HIGH_WATER, MediaPipeReader, MediaPipeWriter, type PipedTag } from '../../ingest/media-pipe.ts';
+import { HIGH_WATER, MediaPipeReader, MediaPipeWriter, type PipedTag } from '../../ingest/media-pipe.ts';
 
 /** A pipe end that keeps what is written and acknowledges it only when told to. */
 class HeldPipe extends Writable {
@@ -33,6 +33,10 @@ class HeldPipe extends Writable {
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+// The gathering tests use an interval far longer than the 10 ms default, so that a loaded machine
+// pausing between a write and the next tick cannot fire the timer early.
+const GATHER_MS = 200;
+const afterInterval = () => new Promise((resolve) => setTimeout(resolve, GATHER_MS + 5));
 const avc = (kind: 'config' | 'keyframe' | 'frame', size: number, fill = 0) => {
   const body = Buffer.alloc(size, fill);
   body[0] = kind === 'frame' ? 0x27 : 0x17;
@@ -51,7 +55,7 @@ function read(pipe: HeldPipe): PipedTag[] {
 
 t.test('tags written in one turn arrive whole and in order, in one write to the pipe', async (t) => {
   const pipe = new HeldPipe(true);
-  const writer = new MediaPipeWriter(pipe);
+  const writer = new MediaPipeWriter(pipe, GATHER_MS);
   // NMS reuses one buffer for every message: what was sent must not change with it.
   const reused = Buffer.alloc(3000);
   const sent: Array<{ connId: number; type: number; timestamp: number; data: Buffer }> = [];
@@ -65,14 +69,14 @@ t.test('tags written in one turn arrive whole and in order, in one write to the 
   }
   await tick();
   t.equal(pipe.writevCalls, 0, 'nothing is written before the flush interval');
-  await new Promise((resolve) => setTimeout(resolve, FLUSH_MS + 5));
+  await afterInterval();
   t.equal(pipe.writevCalls, 1, 'forty tags within the flush interval: one writev');
   t.same(read(pipe).map((tag) => ({ ...tag })), sent, 'every tag, byte for byte, in order');
 });
 
 t.test('tags spread over several turns share a write; a large batch and flush() go at once', async (t) => {
   const pipe = new HeldPipe(true);
-  const writer = new MediaPipeWriter(pipe);
+  const writer = new MediaPipeWriter(pipe, GATHER_MS);
   writer.write(1, 9, 0, avc('config', 40));
   await tick();
   writer.write(1, 9, 0, avc('keyframe', 5000, 1));
@@ -85,7 +89,7 @@ t.test('tags spread over several turns share a write; a large batch and flush() 
   // A burst (a big keyframe) does not wait for the timer: a quarter of a MiB goes out at once.
   writer.write(1, 9, 33, avc('keyframe', 300 * 1024, 2));
   t.equal(pipe.writevCalls, 2, 'a batch of 256 KiB or more is written at once');
-  await new Promise((resolve) => setTimeout(resolve, FLUSH_MS + 5));
+  await afterInterval();
   t.equal(pipe.writevCalls, 2, 'and its timer writes nothing more');
   t.equal(read(pipe).length, 3);
 });
