@@ -10,9 +10,16 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * How often the event-loop lag histogram samples, in ms. prom-client's default, 10 ms, is a native
+ * timer that wakes an idle server 100 times a second (measured: 0.014 cores at rest); lag that
+ * matters to a viewer is tens of milliseconds and more, which a 100 ms sample still catches.
+ */
+const LOOP_LAG_SAMPLE_MS = 100;
+
 export function createMetricsRegistry(): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'spillway_' });
+  collectDefaultMetrics({ register: registry, prefix: 'spillway_', eventLoopMonitoringPrecision: LOOP_LAG_SAMPLE_MS });
   return registry;
 }
 
