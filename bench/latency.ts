@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH, servePlayer, type PlayerStats } from '../test/helpers/browser.ts';
+import { LIVE_HLS_SETTINGS } from '../web/src/player.ts';
 import { arg, median, newChannel, percentile, startBenchServer } from './bench-server.ts';
 
 const FPS = 30;
@@ -34,8 +35,8 @@ interface Mode {
   height: number;
   /** 'external' with no archiver running: the stream is not recorded (the baseline for recording's cost). */
   archiver?: 'external';
-  /** hls.js maxLiveSyncPlaybackRate, as the web UI's player sets it; absent: hls.js defaults */
-  catchUp?: number;
+  /** hls.js settings on top of low-latency mode (the web UI player's own); absent: hls.js defaults */
+  hlsConfig?: Record<string, unknown>;
 }
 
 async function once(mode: Mode, playerBase: string) {
@@ -65,7 +66,7 @@ async function once(mode: Mode, playerBase: string) {
     }
     if (!playbackUrl) throw new Error('the stream never went live');
     const page = await browser.newPage();
-      await page.goto(`${playerBase}/player.html?frameClock=1&fps=${FPS}${mode.catchUp ? `&catchUp=${mode.catchUp}` : ''}&src=${encodeURIComponent(base + playbackUrl)}`);
+      await page.goto(`${playerBase}/player.html?frameClock=1&fps=${FPS}${mode.hlsConfig ? `&config=${encodeURIComponent(JSON.stringify(mode.hlsConfig))}` : ''}&src=${encodeURIComponent(base + playbackUrl)}`);
     await page.waitForFunction(() => (window as unknown as { stats: PlayerStats }).stats.started, null, { timeout: 30_000 });
     await page.waitForTimeout((seconds + WARMUP_S) * 1000);
     const stats = await page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats);
@@ -88,7 +89,7 @@ const playerBase = await servePlayer(t);
 const ladder = '720:2800,480:1400,360:800';
 const allModes: Mode[] = [
   { name: 'passthrough only (720p source)', ladder: '', width: 1280, height: 720 },
-  { name: 'passthrough only, web UI player (hls.js catching up at up to 1.5×)', ladder: '', width: 1280, height: 720, catchUp: 1.5 },
+  { name: `passthrough only, web UI player (hls.js with ${JSON.stringify(LIVE_HLS_SETTINGS)})`, ladder: '', width: 1280, height: 720, hlsConfig: LIVE_HLS_SETTINGS },
   { name: 'full ladder (720p source + 480p + 360p)', ladder, width: 1280, height: 720 },
   { name: 'full ladder, not recorded (baseline)', ladder, width: 1280, height: 720, archiver: 'external' },
 ];
