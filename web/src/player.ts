@@ -40,8 +40,10 @@ export async function attachPlayer(video: HTMLVideoElement, url: string, live: b
 /**
  * hls.js settings of the live player beyond its defaults (bench:latency measures the player with
  * exactly these): get back to the target latency at up to 1.5× speed after a late start or a stall.
+ * No liveSyncDuration or liveSyncDurationCount: setting either makes hls.js aim that far behind the
+ * edge instead of at the playlist's PART-HOLD-BACK (3 × a 2 s segment put viewers 4–6 s behind).
  */
-export const LIVE_HLS_SETTINGS = { liveSyncDurationCount: 3, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 } as const;
+export const LIVE_HLS_SETTINGS = { maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 } as const;
 const VOD_HLS_SETTINGS = { backBufferLength: 90 } as const;
 
 function hlsPlayer(Hls: typeof HlsType, video: HTMLVideoElement, url: string, live: boolean, events: PlayerEvents): Player {
