@@ -12,8 +12,9 @@ declare module 'fastify' {
 
 /**
  * How often the event-loop lag histogram samples, in ms. prom-client's default, 10 ms, is a native
- * timer that wakes an idle server 100 times a second (measured: 0.014 cores at rest); lag that
- * matters to a viewer is tens of milliseconds and more, which a 100 ms sample still catches.
+ * timer that wakes an idle server 100 times a second (an idle server measured 0.0088 cores with it,
+ * 0.0064 with 100 ms); lag that matters to a viewer is tens of milliseconds and more, which a
+ * 100 ms sample still catches.
  */
 const LOOP_LAG_SAMPLE_MS = 100;
 
