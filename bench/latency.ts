@@ -7,7 +7,9 @@
 // true start by at most one encode step). The spawn time of the publisher is also printed as a
 // pessimistic reference (it counts ffmpeg's own start-up as latency).
 // Flags: --runs N (default 3) --seconds S of playback per run (default 30) --only passthrough|ladder
-// --part-ms N (the server's PART_DURATION_MS; default the server's own default).
+// --part-ms N (the server's PART_DURATION_MS; default the server's own default) --trace (print
+// hls.js's log of each run's start: the playlists, the parts it loaded, where it began playing)
+// --join-after S (open the player S seconds after the stream went live, as a viewer joining later).
 import { spawn } from 'node:child_process';
 import { chromium } from 'playwright-core';
 import { CHROMIUM_PATH, servePlayer, type PlayerStats } from '../test/helpers/browser.ts';
@@ -19,6 +21,8 @@ const runs = arg('runs', 3);
 const seconds = arg('seconds', 30);
 const WARMUP_S = 5;
 const partMs = arg('part-ms', 0);
+const traceStart = process.argv.includes('--trace');
+const joinAfter = arg('join-after', 0);
 
 const teardowns: Array<() => unknown> = [];
 const t = { teardown: (fn: () => unknown) => void teardowns.push(fn) };
@@ -65,11 +69,17 @@ async function once(mode: Mode, playerBase: string) {
       if (!playbackUrl) await new Promise((r) => setTimeout(r, 100));
     }
     if (!playbackUrl) throw new Error('the stream never went live');
+    if (joinAfter) await new Promise((r) => setTimeout(r, joinAfter * 1000));
     const page = await browser.newPage();
-      await page.goto(`${playerBase}/player.html?frameClock=1&fps=${FPS}${mode.hlsConfig ? `&config=${encodeURIComponent(JSON.stringify(mode.hlsConfig))}` : ''}&src=${encodeURIComponent(base + playbackUrl)}`);
+    await page.goto(`${playerBase}/player.html?frameClock=1&fps=${FPS}${traceStart ? '&trace=1' : ''}${mode.hlsConfig ? `&config=${encodeURIComponent(JSON.stringify(mode.hlsConfig))}` : ''}&src=${encodeURIComponent(base + playbackUrl)}`);
     await page.waitForFunction(() => (window as unknown as { stats: PlayerStats }).stats.started, null, { timeout: 30_000 });
     await page.waitForTimeout((seconds + WARMUP_S) * 1000);
     const stats = await page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats);
+    if (stats.trace) {
+      // the start, up to three seconds after the first frame
+      const until = (stats.firstFrameAt ?? 0) + 3000;
+      for (const line of stats.trace) if (Number(line.split(' ', 1)[0]) <= until) console.log(`    | ${line}`);
+    }
     const cutoff = stats.frameLatency[0]!.shownAt + WARMUP_S * 1000;
     const shown = stats.frameLatency.filter((f) => f.shownAt > cutoff);
     const latencies = shown.map((f) => (f.shownAt - (startEstimate + (f.n / FPS) * 1000)) / 1000);

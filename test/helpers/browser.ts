@@ -59,4 +59,6 @@ export interface PlayerStats {
   fatal: string | null;
   latency: number[];
   frameLatency: Array<{ n: number; shownAt: number }>;
+  /** with ?trace=1: hls.js's log and the start's events, each line prefixed with ms since the page started */
+  trace?: string[];
 }
