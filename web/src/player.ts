@@ -1,6 +1,7 @@
 // Plays an HLS URL in a <video>: hls.js where Media Source Extensions exist (low-latency mode for
 // live), the browser's own HLS otherwise (Safari on iOS). hls.js is loaded only when needed.
 import type HlsType from 'hls.js';
+import { keepUpWithLive } from './live-catchup.ts';
 
 export interface Quality {
   index: number;
@@ -39,11 +40,13 @@ export async function attachPlayer(video: HTMLVideoElement, url: string, live: b
 
 /**
  * hls.js settings of the live player beyond its defaults (bench:latency measures the player with
- * exactly these): get back to the target latency at up to 1.5× speed after a late start or a stall.
- * No liveSyncDuration or liveSyncDurationCount: setting either makes hls.js aim that far behind the
- * edge instead of at the playlist's PART-HOLD-BACK (3 × a 2 s segment put viewers 4–6 s behind).
+ * exactly these, and with keepUpWithLive). No maxLiveSyncPlaybackRate: keepUpWithLive sets the
+ * playback rate, and hls.js would reset it to 1 whenever its own rule (a second buffered ahead)
+ * does not hold. No liveSyncDuration or liveSyncDurationCount: setting either makes hls.js aim that
+ * far behind the edge instead of at the playlist's PART-HOLD-BACK (3 × a 2 s segment put viewers
+ * 4–6 s behind).
  */
-export const LIVE_HLS_SETTINGS = { maxLiveSyncPlaybackRate: 1.5, backBufferLength: 30 } as const;
+export const LIVE_HLS_SETTINGS = { backBufferLength: 30 } as const;
 const VOD_HLS_SETTINGS = { backBufferLength: 90 } as const;
 
 function hlsPlayer(Hls: typeof HlsType, video: HTMLVideoElement, url: string, live: boolean, events: PlayerEvents): Player {
@@ -61,6 +64,7 @@ function hlsPlayer(Hls: typeof HlsType, video: HTMLVideoElement, url: string, li
   });
   hls.loadSource(url);
   hls.attachMedia(video);
+  const stopCatchUp = live ? keepUpWithLive(hls, video) : () => {};
   return {
     qualities: () => hls.levels.map((l, index) => ({ index, label: `${l.height}p${l.bitrate ? ` · ${Math.round(l.bitrate / 1000)} kbps` : ''}` })).reverse(),
     setQuality: (index) => {
@@ -77,7 +81,10 @@ function hlsPlayer(Hls: typeof HlsType, video: HTMLVideoElement, url: string, li
       if (edge !== null && edge !== undefined) video.currentTime = edge;
       void video.play().catch(() => {});
     },
-    destroy: () => hls.destroy(),
+    destroy: () => {
+      stopCatchUp();
+      hls.destroy();
+    },
   };
 }
 
