@@ -41,6 +41,8 @@ interface Mode {
   archiver?: 'external';
   /** hls.js settings on top of low-latency mode (the web UI player's own); absent: hls.js defaults */
   hlsConfig?: Record<string, unknown>;
+  /** the web UI player's own catch-up (web/src/live-catchup.ts) runs in the page */
+  catchUp?: boolean;
 }
 
 async function once(mode: Mode, playerBase: string) {
@@ -71,7 +73,7 @@ async function once(mode: Mode, playerBase: string) {
     if (!playbackUrl) throw new Error('the stream never went live');
     if (joinAfter) await new Promise((r) => setTimeout(r, joinAfter * 1000));
     const page = await browser.newPage();
-    await page.goto(`${playerBase}/player.html?frameClock=1&fps=${FPS}${traceStart ? '&trace=1' : ''}${mode.hlsConfig ? `&config=${encodeURIComponent(JSON.stringify(mode.hlsConfig))}` : ''}&src=${encodeURIComponent(base + playbackUrl)}`);
+    await page.goto(`${playerBase}/player.html?frameClock=1&fps=${FPS}${traceStart ? '&trace=1' : ''}${mode.catchUp ? '&catchUp=1' : ''}${mode.hlsConfig ? `&config=${encodeURIComponent(JSON.stringify(mode.hlsConfig))}` : ''}&src=${encodeURIComponent(base + playbackUrl)}`);
     await page.waitForFunction(() => (window as unknown as { stats: PlayerStats }).stats.started, null, { timeout: 30_000 });
     await page.waitForTimeout((seconds + WARMUP_S) * 1000);
     const stats = await page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats);
@@ -99,7 +101,7 @@ const playerBase = await servePlayer(t);
 const ladder = '720:2800,480:1400,360:800';
 const allModes: Mode[] = [
   { name: 'passthrough only (720p source)', ladder: '', width: 1280, height: 720 },
-  { name: `passthrough only, web UI player (hls.js with ${JSON.stringify(LIVE_HLS_SETTINGS)})`, ladder: '', width: 1280, height: 720, hlsConfig: LIVE_HLS_SETTINGS },
+  { name: `passthrough only, web UI player (hls.js with ${JSON.stringify(LIVE_HLS_SETTINGS)} and its catch-up)`, ladder: '', width: 1280, height: 720, hlsConfig: LIVE_HLS_SETTINGS, catchUp: true },
   { name: 'full ladder (720p source + 480p + 360p)', ladder, width: 1280, height: 720 },
   { name: 'full ladder, not recorded (baseline)', ladder, width: 1280, height: 720, archiver: 'external' },
 ];

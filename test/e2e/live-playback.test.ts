@@ -7,6 +7,7 @@ import { until } from '../helpers/media.ts';
 import { startNginx } from '../helpers/nginx.ts';
 import { publish } from '../helpers/publisher.ts';
 import { registerUser, startTestServer } from '../helpers/server-harness.ts';
+import { LIVE_HLS_SETTINGS } from '../../web/src/player.ts';
 
 const WATCH_S = 20;
 // A live stream cannot play faster than real time; the rest is room for a loaded 2-core machine.
@@ -45,4 +46,36 @@ t.test('Chromium + hls.js plays the live stream without stalling', async (t) => 
       t.comment(`${name}: first frame after ${Math.round(stats.firstFrameAt ?? 0)} ms, latency ${latency.toFixed(2)} s`);
     });
   }
+
+  t.test("the web UI player's catch-up brings a viewer who fell 2 s behind back to the live edge", async (t) => {
+    // The watch page's own settings and catch-up (web/src/live-catchup.ts, bundled by servePlayer).
+    // A pause stands in for a slow start: both leave the viewer behind with the media buffered.
+    const page = await browser.newPage();
+    t.teardown(() => page.close());
+    await page.goto(`${playerBase}/player.html?catchUp=1&config=${encodeURIComponent(JSON.stringify(LIVE_HLS_SETTINGS))}&src=${encodeURIComponent(base + playbackUrl)}`);
+    await until(() => page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats.started), 'playback to start', 45_000, 100);
+    await page.evaluate(() => {
+      const video = document.querySelector('video')!;
+      const w = window as unknown as { maxRate: number };
+      w.maxRate = 1;
+      video.addEventListener('ratechange', () => (w.maxRate = Math.max(w.maxRate, video.playbackRate)));
+      video.pause();
+    });
+    // behind = the live edge hls.js estimates (it goes on loading while paused) minus the playhead
+    const behind = () => page.evaluate(() => {
+      const hls = (window as unknown as { hls: { liveSyncPosition: number | null; targetLatency: number | null } }).hls;
+      return (hls.liveSyncPosition ?? NaN) + (hls.targetLatency ?? NaN) - document.querySelector('video')!.currentTime;
+    });
+    await until(async () => (await behind()) > 2.3, 'the paused viewer to be 2 s behind', 30_000, 100);
+    await page.evaluate(() => document.querySelector('video')!.play());
+    const caughtUp = await page
+      .waitForFunction(() => {
+        const hls = (window as unknown as { hls: { latency: number; targetLatency: number | null } }).hls;
+        return hls.targetLatency !== null && hls.latency - hls.targetLatency < 0.5;
+      }, null, { timeout: 60_000, polling: 250 })
+      .then(() => true, () => false);
+    const end = await page.evaluate(() => ({ latency: (window as unknown as { hls: { latency: number } }).hls.latency, maxRate: (window as unknown as { maxRate: number }).maxRate, rate: document.querySelector('video')!.playbackRate }));
+    t.ok(end.maxRate > 1, `it played faster than real time to catch up (up to ${end.maxRate}×)`);
+    t.ok(caughtUp, `it got back within 0.5 s of hls.js's target (latency now ${end.latency.toFixed(2)} s)`);
+  });
 });

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 
 interface Teardown {
@@ -35,14 +36,20 @@ export async function eventually<T>(read: () => Promise<T>, accept: (value: T) =
   }
 }
 
-/** Serves /player.html and /hls.js on 127.0.0.1; returns the base URL. */
+/**
+ * Serves /player.html, /hls.js and /live-catchup.js (the web UI's own catch-up, web/src/live-catchup.ts,
+ * bundled as the global `SpillwayLive`) on 127.0.0.1; returns the base URL.
+ */
 export async function servePlayer(t: Teardown): Promise<string> {
   const require = createRequire(import.meta.url);
   const hlsJs = await readFile(require.resolve('hls.js/dist/hls.min.js'));
   const page = await readFile(new URL('../e2e/fixtures/player.html', import.meta.url));
+  const { build } = await import('esbuild');
+  const catchUp = await build({ entryPoints: [fileURLToPath(new URL('../../web/src/live-catchup.ts', import.meta.url))], bundle: true, format: 'iife', globalName: 'SpillwayLive', write: false, target: 'es2022', logLevel: 'silent' });
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/hls.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(hlsJs);
+    else if (path === '/live-catchup.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(catchUp.outputFiles[0]!.contents);
     else if (path === '/player.html') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
     else res.writeHead(404).end();
   });
