@@ -78,9 +78,10 @@ async function once(mode: Mode, playerBase: string) {
     await page.waitForTimeout((seconds + WARMUP_S) * 1000);
     const stats = await page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats);
     if (stats.trace) {
-      // the start, up to three seconds after the first frame
+      // the start, up to three seconds after the first frame, then its milestones on one line
       const until = (stats.firstFrameAt ?? 0) + 3000;
       for (const line of stats.trace) if (Number(line.split(' ', 1)[0]) <= until) console.log(`    | ${line}`);
+      console.log(`    start: ${startMilestones(stats.trace)}`);
     }
     const cutoff = stats.frameLatency[0]!.shownAt + WARMUP_S * 1000;
     const shown = stats.frameLatency.filter((f) => f.shownAt > cutoff);
@@ -95,6 +96,27 @@ async function once(mode: Mode, playerBase: string) {
     publisher.kill('SIGKILL');
     await stop();
   }
+}
+
+/** When the player did each step of its start (ms after the page began), from its trace. */
+function startMilestones(trace: string[]): string {
+  const at = (re: RegExp) => {
+    const line = trace.find((l) => re.test(l));
+    return line ? { ms: line.split(' ', 1)[0], m: re.exec(line)! } : null;
+  };
+  const steps: Array<[string, RegExp]> = [
+    ['first playlist', /LEVEL_LOADED edge ([\d.]+)/],
+    ['start position', /Setting startPosition to ([\d.]+) next load/],
+    ['first part asked', /FRAG_LOADING sn \d+ part \d+ start ([\d.]+) main/],
+    ['transmuxer ready', /Found initPTS/],
+    ['seek', /seek to target start position/],
+    ['seeked', /Media seeked/],
+    ['playing', /playing at [\d.]+ latency ([\d.]+)/],
+  ];
+  return steps.map(([name, re]) => {
+    const hit = at(re);
+    return `${name} ${hit ? `${hit.ms} ms${hit.m[1] ? ` (${Number(hit.m[1]).toFixed(2)})` : ''}` : '-'}`;
+  }).join(', ');
 }
 
 const playerBase = await servePlayer(t);
