@@ -78,9 +78,10 @@ async function once(mode: Mode, playerBase: string) {
     await page.waitForTimeout((seconds + WARMUP_S) * 1000);
     const stats = await page.evaluate(() => (window as unknown as { stats: PlayerStats }).stats);
     if (stats.trace) {
-      // the start, up to three seconds after the first frame, then its milestones on one line
+      // the start, up to three seconds after the first frame, then its milestones on one line;
       const until = (stats.firstFrameAt ?? 0) + 3000;
-      for (const line of stats.trace) if (Number(line.split(' ', 1)[0]) <= until) console.log(`    | ${line}`);
+      // after it, only warnings (stalls, errors) and the once-a-second ticks around them
+      for (const line of stats.trace) if (Number(line.split(' ', 1)[0]) <= until || / WARN | ERROR |tick /.test(line)) console.log(`    | ${line}`);
       console.log(`    start: ${startMilestones(stats.trace)}`);
     }
     const cutoff = stats.frameLatency[0]!.shownAt + WARMUP_S * 1000;
