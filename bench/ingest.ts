@@ -62,7 +62,7 @@ function publishLoop(source: string, url: string): ChildProcess {
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
-async function spillway(source: string, count: number, env: Record<string, string>): Promise<Measure & { live: number; warnings: number }> {
+async function spillway(source: string, count: number, env: Record<string, string>): Promise<Measure & { live: number; warnings: number; warningMessages: string[] }> {
   const dataDir = await mkdtemp(path.join(dir, 'spillway-'));
   const [port, rtmpPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${port}`;
@@ -77,7 +77,16 @@ async function spillway(source: string, count: number, env: Record<string, strin
   });
   // Warnings (a publisher's media dropped for a slow packager, say) are counted, not printed.
   let warnings = 0;
-  server.stdout!.on('data', (chunk: Buffer) => (warnings += chunk.toString().split('\n').filter((l) => /"level":(40|50|60)/.test(l)).length));
+  // and the first few messages with their counts, so a run that warned says what happened
+  const warningMessages = new Map<string, number>();
+  server.stdout!.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) {
+      if (!/"level":(40|50|60)/.test(line)) continue;
+      warnings += 1;
+      const msg = /"msg":"([^"]{0,120})/.exec(line)?.[1] ?? '(no message)';
+      if (warningMessages.has(msg) || warningMessages.size < 5) warningMessages.set(msg, (warningMessages.get(msg) ?? 0) + 1);
+    }
+  });
   const exited = new Promise((resolve) => server.once('exit', resolve));
   const publishers: ChildProcess[] = [];
   try {
@@ -88,7 +97,7 @@ async function spillway(source: string, count: number, env: Record<string, strin
     await waitFor(async () => (await playing()) === count, 60_000);
     await sleep(warmup * 1000);
     const m = await measure(server.pid!, new Set(publishers.map((p) => p.pid!)));
-    return { ...m, live: await playing(), warnings };
+    return { ...m, live: await playing(), warnings, warningMessages: [...warningMessages].map(([msg, n]) => `${n} × ${msg}`) };
   } finally {
     for (const p of publishers) p.kill('SIGKILL');
     server.kill('SIGTERM');
@@ -206,7 +215,7 @@ if (ladderMode) {
   console.log('streams | server      | CPU (cores) | CPU per stream (% core) | RSS (MiB) | live');
   const rssAt = { spillway: new Map<number, number>(), nginx: new Map<number, number>() };
   for (const count of counts) {
-    const results = { spillway: [] as Array<Measure & { live: number; warnings?: number }>, nginx: [] as Array<Measure & { live: number; warnings?: number }> };
+    const results = { spillway: [] as Array<Measure & { live: number; warnings?: number; warningMessages?: string[] }>, nginx: [] as Array<Measure & { live: number; warnings?: number }> };
     for (let r = 0; r < runs; r++) {
       results.spillway.push(await spillway(source, count, { LADDER: '' }));
       results.nginx.push(await nginxRtmp(source, count, dir));
@@ -217,7 +226,10 @@ if (ladderMode) {
       console.log(`${String(count).padStart(7)} | ${name.padEnd(11)} | ${cores.toFixed(3).padStart(11)} | ${((cores / count) * 100).toFixed(2).padStart(23)} | ${mib(rssAt[name].get(count)!).toFixed(0).padStart(9)} | ${Math.min(...rs.map((x) => x.live))}`);
     }
     const warned = results.spillway.map((x) => x.warnings ?? 0);
-    if (warned.some((w) => w > 0)) console.log(`        (Spillway logged ${warned.join(', ')} warnings in its runs: media dropped for a slow packager and the like)`);
+    if (warned.some((w) => w > 0)) {
+      console.log(`        (Spillway logged ${warned.join(', ')} warnings in its runs: media dropped for a slow packager and the like)`);
+      for (const [i, r] of results.spillway.entries()) for (const m of r.warningMessages ?? []) console.log(`          run ${i + 1}: ${m}`);
+    }
     const ratio = median(results.spillway.map((x) => x.cores)) / median(results.nginx.map((x) => x.cores));
     console.log(`        → Spillway / nginx-rtmp CPU: ${ratio.toFixed(2)} × (load ${load()})`);
   }
