@@ -75,9 +75,9 @@ async function spillway(source: string, count: number, env: Record<string, strin
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  // Warnings (a publisher's media dropped for a slow packager, say) are counted, not printed.
+  // Warnings (a publisher's media dropped for a slow packager, say) are counted, and the messages of
+  // the first five kinds kept with their counts, so a run that warned says what happened.
   let warnings = 0;
-  // and the first few messages with their counts, so a run that warned says what happened
   const warningMessages = new Map<string, number>();
   server.stdout!.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) {

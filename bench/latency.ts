@@ -102,8 +102,11 @@ async function once(mode: Mode, playerBase: string) {
 /** When the player did each step of its start (ms after the page began), from its trace. */
 function startMilestones(trace: string[]): string {
   const at = (re: RegExp) => {
-    const line = trace.find((l) => re.test(l));
-    return line ? { ms: line.split(' ', 1)[0], m: re.exec(line)! } : null;
+    for (const line of trace) {
+      const m = re.exec(line);
+      if (m) return { ms: line.split(' ', 1)[0], m };
+    }
+    return null;
   };
   const steps: Array<[string, RegExp]> = [
     ['first playlist', /LEVEL_LOADED edge ([\d.]+)/],
