@@ -69,6 +69,8 @@ export class LiveManager {
   private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   private readonly maxTimers = new Map<string, NodeJS.Timeout>();
   private readonly keeper: LeaseKeeper;
+  /** Sessions whose end is still being recorded and announced; close() waits for them. */
+  private readonly ending = new Set<Promise<void>>();
   private ingest: IngestControl | null = null;
   private closing = false;
 
@@ -162,7 +164,12 @@ export class LiveManager {
     void this.announceReady(session);
     this.byChannel.set(event.channelId, session);
     this.byId.set(id, session);
-    session.on('ended', (reason) => void this.onEnded(session, reason));
+    session.on('ended', (reason) => {
+      const ending = this.onEnded(session, reason)
+        .catch((err) => this.opts.log.error({ err, session: session.id }, 'ending a live session failed'))
+        .finally(() => this.ending.delete(ending));
+      this.ending.add(ending);
+    });
     if (this.opts.onPart) session.on('part', this.opts.onPart);
     const maxDurationMs = typeof this.opts.maxDurationMs === 'function' ? this.opts.maxDurationMs() : this.opts.maxDurationMs;
     if (maxDurationMs > 0) {
@@ -233,6 +240,8 @@ export class LiveManager {
     await this.keeper.close();
     for (const t of [...this.graceTimers.values(), ...this.maxTimers.values()]) clearTimeout(t);
     await Promise.all([...this.byChannel.values()].map((s) => s.end('server-shutdown')));
+    // The rows and the stream.ended announcements, before the caller closes the database and the bus.
+    await Promise.all(this.ending);
   }
 
   private async onEnded(session: LiveSession, reason: EndReason): Promise<void> {
