@@ -1,40 +1,31 @@
 // A node stopped on purpose (SIGTERM: a deploy, `systemctl restart`) while a channel is live must
-// say so in the database before it lets go of it: the session ends as `server-shutdown`, not as a
-// row left live for another node's lease sweep to call `node-lost` later.
+// say so before it lets go of the database and the bus: the session ends as `server-shutdown` and
+// stream.ended is announced, not a row left live for the next start or another node's lease sweep
+// to call `node-lost` later. Both deployments: PostgreSQL with Redis, and the embedded defaults.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import t from 'tap';
+import { sql } from 'kysely';
+import t, { type Test } from 'tap';
+import { openPglite } from '../../src/db/database.ts';
 import { until } from '../helpers/media.ts';
-import { startNode } from '../helpers/node-process.ts';
+import { startNode, type NodeProcess } from '../helpers/node-process.ts';
 import { publish } from '../helpers/publisher.ts';
 import { TEST_REDIS_URL, createTestDatabase, freePort, tempDir, uniquePrefix } from '../helpers/services.ts';
 
-t.test('a node stopped while a channel is live ends the session as server-shutdown before it exits', async (t) => {
-  const databaseUrl = await createTestDatabase(t);
-  const env = {
+/** Starts a node, makes a channel and puts it live; returns the node and the live session's id. */
+async function liveNode(t: Test, services: Record<string, string>): Promise<{ node: NodeProcess; sessionId: string; dataDir: string }> {
+  const dataDir = await tempDir(t, 'shutdown');
+  const node = await startNode(t, {
     HOST: '127.0.0.1',
     PORT: String(await freePort()),
     RTMP_PORT: '0',
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_PREFIX: uniquePrefix('shutdown'),
     SECRET_KEY: randomBytes(32).toString('hex'),
-    DATA_DIR: await tempDir(t, 'shutdown'),
+    DATA_DIR: dataDir,
     LADDER: '',
     LOG_LEVEL: 'info',
-  };
-  const node = await startNode(t, env);
-  // What followers, webhooks and the other nodes hear: the bus's stream.ended.
-  const listener = new Redis(TEST_REDIS_URL);
-  t.teardown(() => listener.quit());
-  const heard: { sessionId: string; reason: string }[] = [];
-  listener.on('message', (_channel, message: string) => heard.push(JSON.parse(message)));
-  await listener.subscribe(`${env.REDIS_PREFIX}stream.ended`);
-  const db = new pg.Client({ connectionString: databaseUrl });
-  await db.connect();
-  t.teardown(() => db.end());
-
+    ...services,
+  });
   const reg = await fetch(`${node.url}/api/v1/auth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -49,13 +40,44 @@ t.test('a node stopped while a channel is live ends the session as server-shutdo
     const channel = (await (await fetch(`${node.url}/api/v1/channels/stopper`)).json()) as { live: boolean; sessionId?: string };
     return channel.live ? channel : null;
   }, 'the channel to go live', 60_000, 200);
+  return { node, sessionId: live.sessionId!, dataDir };
+}
+
+function failures(node: NodeProcess): string[] {
+  return node.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
+}
+
+t.test('with PostgreSQL and Redis: the session ends as server-shutdown and stream.ended goes out before the node exits', async (t) => {
+  const databaseUrl = await createTestDatabase(t);
+  const prefix = uniquePrefix('shutdown');
+  // What followers, webhooks and the other nodes hear: the bus's stream.ended.
+  const listener = new Redis(TEST_REDIS_URL);
+  t.teardown(() => listener.quit());
+  const heard: { sessionId: string; reason: string }[] = [];
+  listener.on('message', (_channel, message: string) => heard.push(JSON.parse(message)));
+  await listener.subscribe(`${prefix}stream.ended`);
+  const { node, sessionId } = await liveNode(t, { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix });
 
   t.equal(await node.stop(), 0, 'the node exits with code 0');
-  const row = (await db.query('select ended_at, end_reason from live_sessions where id = $1', [live.sessionId])).rows[0];
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  t.teardown(() => db.end());
+  const row = (await db.query('select ended_at, end_reason from live_sessions where id = $1', [sessionId])).rows[0];
   t.not(row.ended_at, null, 'the session row has ended by the time the process is gone');
   t.equal(row.end_reason, 'server-shutdown', 'and says why');
-  const ended = await until(() => heard.find((m) => m.sessionId === live.sessionId), 'stream.ended on the bus', 5000, 50);
+  const ended = await until(() => heard.find((m) => m.sessionId === sessionId), 'stream.ended on the bus', 5000, 50);
   t.equal(ended.reason, 'server-shutdown', 'the end is announced on the bus before the node lets go of Redis');
-  const failures = node.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
-  t.same(failures, [], 'nothing failed on the way out');
+  t.same(failures(node), [], 'nothing failed on the way out');
+});
+
+t.test('with the embedded defaults: the session row in PGlite ends as server-shutdown before the node exits', async (t) => {
+  const { node, sessionId, dataDir } = await liveNode(t, {});
+  t.equal(await node.stop(), 0, 'the node exits with code 0');
+  const database = await openPglite(dataDir);
+  t.teardown(() => database.close());
+  const { rows } = await sql<{ ended_at: Date | null; end_reason: string | null }>`select ended_at, end_reason from live_sessions where id = ${sessionId}`.execute(database.db);
+  const row = rows[0]!;
+  t.not(row.ended_at, null, 'the session row has ended by the time the process is gone');
+  t.equal(row.end_reason, 'server-shutdown', 'and says why');
+  t.same(failures(node), [], 'nothing failed on the way out');
 });
