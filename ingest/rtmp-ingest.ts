@@ -91,6 +91,7 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   private readonly log: Logger;
   private nextConnId = 1;
   private closing = false;
+  private closed: Promise<void> | null = null;
 
   constructor(private readonly options: RtmpIngestOptions) {
     super();
@@ -145,9 +146,16 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     this.log.info({ host: this.options.host, port: this.port }, 'rtmp ingest listening');
   }
 
-  async close(): Promise<void> {
+  /** Stops listening and ends the worker with its connections; a second call waits for the first. */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closing = true;
     this.timers.clear();
+    // A second server.close() would wait for a 'close' event that has already gone.
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.worker.close();
     await closed;

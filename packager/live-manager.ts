@@ -73,6 +73,7 @@ export class LiveManager {
   private readonly ending = new Set<Promise<void>>();
   private ingest: IngestControl | null = null;
   private closing = false;
+  private closed: Promise<void> | null = null;
 
   constructor(private readonly opts: LiveManagerOptions) {
     this.keeper = new LeaseKeeper({
@@ -235,7 +236,13 @@ export class LiveManager {
     return [...this.byChannel.values()].filter((s) => !s.ended);
   }
 
-  async close(): Promise<void> {
+  /** Ends every live session as server-shutdown and records it; a second call waits for the first. */
+  close(): Promise<void> {
+    this.closed ??= this.shutdown();
+    return this.closed;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closing = true;
     await this.keeper.close();
     for (const t of [...this.graceTimers.values(), ...this.maxTimers.values()]) clearTimeout(t);

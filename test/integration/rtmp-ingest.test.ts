@@ -369,6 +369,24 @@ t.test('kick drops the channel\'s publisher', async (t) => {
   t.not(await encoder.exited, 0, 'the encoder was disconnected');
 });
 
+t.test('close() called again (a shutdown that reaches it twice) resolves, and the port no longer takes publishers', async (t) => {
+  const key = streamKey();
+  const { ingest, published } = await startIngest(t, new Map([[key, ALICE]]));
+  const port = ingest.port;
+  const encoder = publish(t, `rtmp://127.0.0.1:${port}/live/${key}`, 60);
+  await waitFor(() => published.length === 1, 10_000, 'publish');
+  const timeout = (what: string) => delay(10_000).then(() => `${what} still waiting after 10 s`);
+  t.equal(await Promise.race([ingest.close().then(() => 'closed'), timeout('the first close()')]), 'closed');
+  t.equal(await Promise.race([ingest.close().then(() => 'closed'), timeout('the second close()')]), 'closed', 'the second close() resolves too');
+  t.not(await encoder.exited, 0, 'the publisher was disconnected');
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(true));
+  });
+  t.ok(refused, 'a new connection is refused');
+});
+
 t.test('Enhanced RTMP HEVC and AV1 are reported in the publish event', async (t) => {
   const keys = new Map([[streamKey(), ALICE], [streamKey(), BOB]]);
   const { ingest, published, unpublished } = await startIngest(t, keys);
