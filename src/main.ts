@@ -14,6 +14,7 @@ import { LiveManager } from '../packager/live-manager.ts';
 import type { LiveTables } from '../packager/live-tables.ts';
 import { registerSocial, type SocialHandle, type SocialOptions } from '../social/register-social.ts';
 import type { SocialDb, SocialTables } from '../social/social-tables.ts';
+import { SHUTDOWN_FINALIZE_MS } from '../vod/archiver.ts';
 import { registerVod, type VodHandle } from '../vod/register-vod.ts';
 import { StorageQuota } from '../vod/storage-quota.ts';
 import { deleteRecording, findRecording } from '../vod/vod-delete.ts';
@@ -390,6 +391,16 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
     closers.push(() => admin.close());
     // Running jobs stop (and go back to the queue) before what they use closes; close is idempotent.
     closers.push(() => jobs.close());
+    // Closers run in reverse: on shutdown this comes right after the HTTP server closes, while the
+    // bus, jobs and rooms are still open. The publishers are dropped, the live sessions end (rows
+    // ended, stream.ended announced) and the archiver turns them into VODs now, vod.ready and its
+    // notifications included, rather than at the next start. ingest.close() and live.close() run
+    // again from their own closers above as no-ops; those stay for a start that fails earlier.
+    closers.push(async () => {
+      await ingest.close();
+      await live.close();
+      await recording.archiver?.finishEnded(SHUTDOWN_FINALIZE_MS);
+    });
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
     closers.push(async () => {
       // server.close() reaps the keep-alive connections idle at that moment; one still answering

@@ -5,7 +5,7 @@ import { narrow } from '../src/db/narrow.ts';
 import { loadNodeId } from '../src/node-identity.ts';
 import { createLogger, logDestination } from '../src/log.ts';
 import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSignals } from '../src/process-entry.ts';
-import { Archiver } from './archiver.ts';
+import { Archiver, SHUTDOWN_FINALIZE_MS } from './archiver.ts';
 import { VodStore } from './vod-store.ts';
 import type { VodDb } from './vod-tables.ts';
 
@@ -28,7 +28,11 @@ async function main(): Promise<void> {
     tileBatch: config.live.tileBatch,
   });
   await archiver.start();
-  closers.push(() => archiver.close());
+  closers.push(async () => {
+    // Sessions that ended and are not finalised yet (a server beside it stopping ends its own) become VODs before it goes.
+    await archiver.finishEnded(SHUTDOWN_FINALIZE_MS);
+    await archiver.close();
+  });
   log.info({ mediaDir: config.mediaDir, storage: config.s3 ? 's3' : 'local' }, 'archiver is up');
   // Uploads in flight are journaled; whatever does not finish resumes at the next start.
   stopOnSignals(log, () => closeInReverse(closers, log), { what: 'archiver' });

@@ -65,6 +65,11 @@ const WATCHED_RESCAN_EVERY = 10;
 const TILE_DIR = '.tiles';
 // A finalisation claim older than this was left by a finaliser that died; another may take it.
 const CLAIM_STALE_MS = 10 * 60_000;
+/**
+ * How long a shutdown waits for finishEnded(): the server's whole shutdown is forced after 15 s,
+ * and its HTTP drain may take 8 of them.
+ */
+export const SHUTDOWN_FINALIZE_MS = 5000;
 
 export class Archiver {
   private readonly liveDir: string;
@@ -260,6 +265,23 @@ export class Archiver {
       w.close();
       this.dirWatchers.delete(dir);
     }
+  }
+
+  /**
+   * Finalises the sessions that have ended (on a shutdown, the ones this node has just ended), for
+   * at most graceMs: what is not done by then (storage or the database away) is stopped by close()
+   * and resumes from the disk and the journal when an archiver starts again.
+   */
+  async finishEnded(graceMs: number): Promise<void> {
+    if (this.closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    const finished = (async () => {
+      await this.finalizeEnded();
+      await Promise.allSettled([...this.finalizing.values()]);
+    })();
+    await Promise.race([finished, timeUp]);
+    clearTimeout(timer);
   }
 
   private async renditionDirs(sessionId: string): Promise<string[]> {

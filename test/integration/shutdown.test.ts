@@ -1,7 +1,8 @@
 // A node stopped on purpose (SIGTERM: a deploy, `systemctl restart`) while a channel is live must
 // say so before it lets go of the database and the bus: the session ends as `server-shutdown` and
 // stream.ended is announced, not a row left live for the next start or another node's lease sweep
-// to call `node-lost` later. Both deployments: PostgreSQL with Redis, and the embedded defaults.
+// to call `node-lost` later, and the recording is a VOD by the time the process is gone. Both
+// deployments: PostgreSQL with Redis, and the embedded defaults.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -14,7 +15,7 @@ import { publish } from '../helpers/publisher.ts';
 import { TEST_REDIS_URL, createTestDatabase, freePort, tempDir, uniquePrefix } from '../helpers/services.ts';
 
 /** Starts a node, makes a channel and puts it live; returns the node and the live session's id. */
-async function liveNode(t: Test, services: Record<string, string>): Promise<{ node: NodeProcess; sessionId: string; dataDir: string }> {
+async function liveNode(t: Test, services: Record<string, string>): Promise<{ node: NodeProcess; sessionId: string; dataDir: string; liveSeconds: number }> {
   const dataDir = await tempDir(t, 'shutdown');
   const node = await startNode(t, {
     HOST: '127.0.0.1',
@@ -40,14 +41,21 @@ async function liveNode(t: Test, services: Record<string, string>): Promise<{ no
     const channel = (await (await fetch(`${node.url}/api/v1/channels/stopper`)).json()) as { live: boolean; sessionId?: string };
     return channel.live ? channel : null;
   }, 'the channel to go live', 60_000, 200);
-  return { node, sessionId: live.sessionId!, dataDir };
+  // Two whole segments in the live playlist, so the VOD has something to hold.
+  const master = await (await fetch(`${node.url}/hls/${live.sessionId}/master.m3u8`)).text();
+  const media = new URL(master.split('\n').find((l) => l && !l.startsWith('#'))!, `${node.url}/hls/${live.sessionId}/master.m3u8`);
+  const liveSeconds = await until(async () => {
+    const durations = [...(await (await fetch(media)).text()).matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+    return durations.length >= 2 ? durations.reduce((a, b) => a + b, 0) : null;
+  }, 'two segments in the live playlist', 60_000, 200);
+  return { node, sessionId: live.sessionId!, dataDir, liveSeconds };
 }
 
 function failures(node: NodeProcess): string[] {
   return node.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
 }
 
-t.test('with PostgreSQL and Redis: the session ends as server-shutdown and stream.ended goes out before the node exits', async (t) => {
+t.test('with PostgreSQL and Redis: the session ends as server-shutdown, stream.ended goes out and the VOD is ready before the node exits', async (t) => {
   const databaseUrl = await createTestDatabase(t);
   const prefix = uniquePrefix('shutdown');
   // What followers, webhooks and the other nodes hear: the bus's stream.ended.
@@ -56,7 +64,7 @@ t.test('with PostgreSQL and Redis: the session ends as server-shutdown and strea
   const heard: { sessionId: string; reason: string }[] = [];
   listener.on('message', (_channel, message: string) => heard.push(JSON.parse(message)));
   await listener.subscribe(`${prefix}stream.ended`);
-  const { node, sessionId } = await liveNode(t, { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix });
+  const { node, sessionId, liveSeconds } = await liveNode(t, { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix });
 
   t.equal(await node.stop(), 0, 'the node exits with code 0');
   const db = new pg.Client({ connectionString: databaseUrl });
@@ -65,13 +73,16 @@ t.test('with PostgreSQL and Redis: the session ends as server-shutdown and strea
   const row = (await db.query('select ended_at, end_reason from live_sessions where id = $1', [sessionId])).rows[0];
   t.not(row.ended_at, null, 'the session row has ended by the time the process is gone');
   t.equal(row.end_reason, 'server-shutdown', 'and says why');
+  const vod = (await db.query('select status, duration_s from vods where live_session_id = $1', [sessionId])).rows[0];
+  t.equal(vod?.status, 'ready', 'the recording is a VOD already, not one left for the next start to finish');
+  t.ok(vod?.duration_s >= liveSeconds, `it holds at least the ${liveSeconds} s the live playlist listed (${vod?.duration_s} s)`);
   const ended = await until(() => heard.find((m) => m.sessionId === sessionId), 'stream.ended on the bus', 5000, 50);
   t.equal(ended.reason, 'server-shutdown', 'the end is announced on the bus before the node lets go of Redis');
   t.same(failures(node), [], 'nothing failed on the way out');
 });
 
-t.test('with the embedded defaults: the session row in PGlite ends as server-shutdown before the node exits', async (t) => {
-  const { node, sessionId, dataDir } = await liveNode(t, {});
+t.test('with the embedded defaults: the session ends as server-shutdown and its VOD is ready in PGlite before the node exits', async (t) => {
+  const { node, sessionId, dataDir, liveSeconds } = await liveNode(t, {});
   t.equal(await node.stop(), 0, 'the node exits with code 0');
   const database = await openPglite(dataDir);
   t.teardown(() => database.close());
@@ -79,5 +90,8 @@ t.test('with the embedded defaults: the session row in PGlite ends as server-shu
   const row = rows[0]!;
   t.not(row.ended_at, null, 'the session row has ended by the time the process is gone');
   t.equal(row.end_reason, 'server-shutdown', 'and says why');
+  const vods = await sql<{ status: string; duration_s: number }>`select status, duration_s from vods where live_session_id = ${sessionId}`.execute(database.db);
+  t.equal(vods.rows[0]?.status, 'ready', 'the recording is a VOD already, not one left for the next start to finish');
+  t.ok(vods.rows[0]!.duration_s >= liveSeconds, `it holds at least the ${liveSeconds} s the live playlist listed (${vods.rows[0]?.duration_s} s)`);
   t.same(failures(node), [], 'nothing failed on the way out');
 });
