@@ -146,7 +146,10 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
     this.log.info({ host: this.options.host, port: this.port }, 'rtmp ingest listening');
   }
 
-  /** Stops listening and ends the worker with its connections; a second call waits for the first. */
+  /**
+   * Stops listening and ends the worker with its connections. A second call waits for the first:
+   * a second server.close() would wait for a 'close' event that has already gone.
+   */
   close(): Promise<void> {
     this.closed ??= this.shutdown();
     return this.closed;
@@ -155,7 +158,6 @@ export class RtmpIngest extends EventEmitter<IngestEvents> {
   private async shutdown(): Promise<void> {
     this.closing = true;
     this.timers.clear();
-    // A second server.close() would wait for a 'close' event that has already gone.
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.worker.close();
     await closed;

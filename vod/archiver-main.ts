@@ -29,7 +29,8 @@ async function main(): Promise<void> {
   });
   await archiver.start();
   closers.push(async () => {
-    // Sessions that ended and are not finalised yet (a server beside it stopping ends its own) become VODs before it goes.
+    // Sessions that ended and are not finalised yet (a server beside it that stops ends its own)
+    // become VODs before it goes.
     await archiver.finishEnded(SHUTDOWN_FINALIZE_MS);
     await archiver.close();
   });

@@ -12,7 +12,7 @@ import type { Bus, Unsubscribe } from '../src/bus/bus.ts';
 import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { RenditionRecorder } from './rendition-recorder.ts';
-import type { BackoffPolicy } from './retry-backoff.ts';
+import { pause, type BackoffPolicy } from './retry-backoff.ts';
 import { TileMaker } from './tile-maker.ts';
 import { finalizeVod } from './vod-finalizer.ts';
 import { tileRendition } from './vod-thumbnails.ts';
@@ -274,14 +274,10 @@ export class Archiver {
    */
   async finishEnded(graceMs: number): Promise<void> {
     if (this.closed) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
-    const finished = (async () => {
-      await this.finalizeEnded();
-      await Promise.allSettled([...this.finalizing.values()]);
-    })();
-    await Promise.race([finished, timeUp]);
-    clearTimeout(timer);
+    const finished = this.finalizeEnded().then(() => Promise.allSettled([...this.finalizing.values()]));
+    const done = new AbortController();
+    await Promise.race([finished, pause(graceMs, done.signal)]);
+    done.abort();
   }
 
   private async renditionDirs(sessionId: string): Promise<string[]> {

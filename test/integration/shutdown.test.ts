@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { sql } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import t, { type Test } from 'tap';
 import { openPglite } from '../../src/db/database.ts';
 import { until } from '../helpers/media.ts';
@@ -55,6 +55,19 @@ function failures(node: NodeProcess): string[] {
   return node.output().split('\n').filter((line) => /"level":(50|60)/.test(line));
 }
 
+/** The first row of a query, on whichever database the node used. */
+type FirstRow = (text: string, params: unknown[]) => Promise<Record<string, unknown> | undefined>;
+
+/** What a stopped node must have left in its database: the session ended, the recording a VOD. */
+async function checkEndedAndRecorded(t: Test, first: FirstRow, sessionId: string, liveSeconds: number): Promise<void> {
+  const row = await first('select ended_at, end_reason from live_sessions where id = $1', [sessionId]);
+  t.not(row!.ended_at, null, 'the session row has ended by the time the process is gone');
+  t.equal(row!.end_reason, 'server-shutdown', 'and says why');
+  const vod = await first('select status, duration_s from vods where live_session_id = $1', [sessionId]);
+  t.equal(vod?.status, 'ready', 'the recording is a VOD already, not one left for the next start to finish');
+  t.ok(Number(vod?.duration_s) >= liveSeconds, `it holds at least the ${liveSeconds} s the live playlist listed (${vod?.duration_s} s)`);
+}
+
 t.test('with PostgreSQL and Redis: the session ends as server-shutdown, stream.ended goes out and the VOD is ready before the node exits', async (t) => {
   const databaseUrl = await createTestDatabase(t);
   const prefix = uniquePrefix('shutdown');
@@ -70,12 +83,7 @@ t.test('with PostgreSQL and Redis: the session ends as server-shutdown, stream.e
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   t.teardown(() => db.end());
-  const row = (await db.query('select ended_at, end_reason from live_sessions where id = $1', [sessionId])).rows[0];
-  t.not(row.ended_at, null, 'the session row has ended by the time the process is gone');
-  t.equal(row.end_reason, 'server-shutdown', 'and says why');
-  const vod = (await db.query('select status, duration_s from vods where live_session_id = $1', [sessionId])).rows[0];
-  t.equal(vod?.status, 'ready', 'the recording is a VOD already, not one left for the next start to finish');
-  t.ok(vod?.duration_s >= liveSeconds, `it holds at least the ${liveSeconds} s the live playlist listed (${vod?.duration_s} s)`);
+  await checkEndedAndRecorded(t, async (text, params) => (await db.query(text, params)).rows[0], sessionId, liveSeconds);
   const ended = await until(() => heard.find((m) => m.sessionId === sessionId), 'stream.ended on the bus', 5000, 50);
   t.equal(ended.reason, 'server-shutdown', 'the end is announced on the bus before the node lets go of Redis');
   t.same(failures(node), [], 'nothing failed on the way out');
@@ -86,12 +94,7 @@ t.test('with the embedded defaults: the session ends as server-shutdown and its 
   t.equal(await node.stop(), 0, 'the node exits with code 0');
   const database = await openPglite(dataDir);
   t.teardown(() => database.close());
-  const { rows } = await sql<{ ended_at: Date | null; end_reason: string | null }>`select ended_at, end_reason from live_sessions where id = ${sessionId}`.execute(database.db);
-  const row = rows[0]!;
-  t.not(row.ended_at, null, 'the session row has ended by the time the process is gone');
-  t.equal(row.end_reason, 'server-shutdown', 'and says why');
-  const vods = await sql<{ status: string; duration_s: number }>`select status, duration_s from vods where live_session_id = ${sessionId}`.execute(database.db);
-  t.equal(vods.rows[0]?.status, 'ready', 'the recording is a VOD already, not one left for the next start to finish');
-  t.ok(vods.rows[0]!.duration_s >= liveSeconds, `it holds at least the ${liveSeconds} s the live playlist listed (${vods.rows[0]?.duration_s} s)`);
+  const first: FirstRow = async (text, params) => (await database.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params))).rows[0];
+  await checkEndedAndRecorded(t, first, sessionId, liveSeconds);
   t.same(failures(node), [], 'nothing failed on the way out');
 });
