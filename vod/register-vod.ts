@@ -75,7 +75,7 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
       log: log.child({ mod: 'archiver' }),
       ffmpegPath: config.live.ffmpegPath,
       windowSegments: config.live.windowSegments,
-    tileBatch: config.live.tileBatch,
+      tileBatch: config.live.tileBatch,
       backoff: deps.backoff,
     });
     await archiver.start();
