@@ -297,7 +297,11 @@ export class Archiver {
     for (const { sessionId, interrupted } of ended) {
       if (this.finalizing.has(sessionId)) continue;
       const run = this.finalize(sessionId, interrupted)
-        .catch((err) => this.opts.log.error({ err, session: sessionId }, 'finalising a VOD failed; retrying at the next poll'))
+        .catch((err) => {
+          // Stopped by close(): its journal and the files on disk are where the next start goes on from.
+          if (this.closed) this.opts.log.warn({ session: sessionId, reason: (err as Error).message }, 'finalising a VOD was stopped by the shutdown; this node finishes it when it starts again');
+          else this.opts.log.error({ err, session: sessionId }, 'finalising a VOD failed; retrying at the next poll');
+        })
         .finally(() => this.finalizing.delete(sessionId));
       this.finalizing.set(sessionId, run);
     }

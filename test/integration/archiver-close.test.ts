@@ -3,7 +3,11 @@
 // standalone archiver on SIGTERM) never exits. Found as a CI run whose recording test passed and
 // then hung until tap's timeout. The store is the real one on PostgreSQL; its ensureVod is held
 // back by a gate so the lookup is certain to be in flight when close() is called.
-import { mkdir } from 'node:fs/promises';
+//
+// Also: a shutdown that stops a finalisation half-way (storage down) says so at warn level, not as
+// an error, because the node finishes it when it starts again.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import path from 'node:path';
 import t from 'tap';
 import { openPostgres } from '../../src/db/database.ts';
@@ -12,6 +16,7 @@ import { narrow } from '../../src/db/narrow.ts';
 import { createLogger } from '../../src/log.ts';
 import type { AppTables } from '../../src/main.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
+import type { PutOptions } from '../../src/storage/storage.ts';
 import { Archiver } from '../../vod/archiver.ts';
 import { VodStore } from '../../vod/vod-store.ts';
 import type { VodDb } from '../../vod/vod-tables.ts';
@@ -65,4 +70,52 @@ t.test('close() during a session lookup leaves no recorder or watch behind', asy
   // happens within a few turns of the event loop; 200 ms is a window to see that it does not.
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.equal(watches(), before, 'every watch is closed once close() has returned');
+});
+
+// A stand-in for object storage that is down: the suite's S3-compatible server cannot be made to
+// refuse puts on demand without stopping it for every other test in the run.
+class DownStorage extends LocalStorage {
+  override async put(_key: string, _body: unknown, _options?: PutOptions): Promise<void> {
+    throw new Error('storage is unavailable');
+  }
+}
+
+t.test('a shutdown that cuts a finalisation short warns that the node finishes it when it starts again, and logs no error', async (t) => {
+  const database = await openPostgres<AppTables>(await createTestDatabase(t), log);
+  t.teardown(() => database.close());
+  await migrate(database, log);
+  const db = database.db;
+  const user = await db.insertInto('users').values({ username: 'bob', email: 'b@example.test', password_hash: 'x' }).returning('id').executeTakeFirstOrThrow();
+  const channel = await db.insertInto('channels').values({ owner_id: user.id, slug: 'bob', title: 'Bob live', stream_key_hash: 'h', stream_key_ciphertext: 'c' }).returning('id').executeTakeFirstOrThrow();
+  const session = await db
+    .insertInto('live_sessions')
+    .values({ channel_id: channel.id, started_at: new Date(Date.now() - 60_000), ended_at: new Date(), end_reason: 'server-shutdown', owner_node: 'node-a', renditions: JSON.stringify([{ name: 'source', width: 640, height: 360, bandwidth: 1_000_000, codecs: 'avc1.64001e,mp4a.40.2' }]) })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const mediaDir = await tempDir(t, 'archiver-shutdown');
+  const dir = path.join(mediaDir, 'live', session.id, 'source');
+  await mkdir(dir, { recursive: true });
+  // The recording's init section: journaled, then never stored, because every put fails.
+  await writeFile(path.join(dir, 'init-0.mp4'), Buffer.from('not stored'));
+
+  const lines: Array<{ level: number; msg: string }> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
+      done();
+    },
+  });
+  const archiver = new Archiver({
+    mediaDir, store: new VodStore(narrow(db).to<VodDb>()), nodeId: 'node-a', nodeLostFinalizeMs: 60_000, storage: new DownStorage({ root: await tempDir(t, 'archiver-down') }), log: createLogger('info', sink), ffmpegPath: 'ffmpeg', windowSegments: 6,
+    backoff: { baseMs: 50, maxMs: 100 },
+  });
+  await archiver.start();
+  await archiver.finishEnded(500);
+  await archiver.close();
+
+  const vod = await db.selectFrom('vods').select('status').where('live_session_id', '=', session.id).executeTakeFirstOrThrow();
+  t.not(vod.status, 'ready', 'the VOD is not finished while its storage is down');
+  t.ok(lines.some((l) => l.level === 40 && /upload failed/.test(l.msg)), 'the failing uploads were warned about');
+  t.same(lines.filter((l) => l.level >= 50).map((l) => l.msg), [], 'no error is logged for the finalisation the shutdown stopped');
+  t.ok(lines.some((l) => l.level === 40 && /finishes it when it starts again/.test(l.msg)), 'a warning says the node finishes the VOD when it starts again');
 });
