@@ -1,10 +1,9 @@
 // Builds the whole server, as main.ts does, on real PostgreSQL and Redis (a fresh database and a
 // fresh key prefix per call) and a temporary data directory. Logs are captured so tests can check
 // what the server wrote (for example that no secret leaks).
-import { Writable } from 'node:stream';
 import { loadConfig, type ConfigVar } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
 import { createServer, type Server, type ServerTuning } from '../../src/main.ts';
+import { captureLog } from './captured-log.ts';
 import { TEST_REDIS_URL, createTestDatabase, tempDir, uniquePrefix } from './services.ts';
 
 interface Teardown {
@@ -29,16 +28,10 @@ export async function startTestServer(t: Teardown, env: Partial<Record<ConfigVar
     LOG_LEVEL: 'debug',
     ...env,
   });
-  const chunks: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  const server = await createServer(config, createLogger(config.logLevel, sink), tuning);
+  const captured = captureLog(config.logLevel);
+  const server = await createServer(config, captured.log, tuning);
   t.teardown(() => server.close());
-  return Object.assign(server, { logs: () => chunks.join(''), dataDir });
+  return Object.assign(server, { logs: captured.text, dataDir });
 }
 
 /** Registers a user through the API and returns its session body. */

@@ -7,7 +7,7 @@
 // Also: a shutdown that stops a finalisation half-way (storage down) says so at warn level, not as
 // an error, because the node finishes it when it starts again.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import type { Insertable } from 'kysely';
 import path from 'node:path';
 import t from 'tap';
 import { openPostgres } from '../../src/db/database.ts';
@@ -15,11 +15,13 @@ import { migrate } from '../../src/db/migrate.ts';
 import { narrow } from '../../src/db/narrow.ts';
 import { createLogger } from '../../src/log.ts';
 import type { AppTables } from '../../src/main.ts';
+import type { LiveSessionsTable } from '../../packager/live-tables.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
 import type { PutOptions } from '../../src/storage/storage.ts';
 import { Archiver } from '../../vod/archiver.ts';
 import { VodStore } from '../../vod/vod-store.ts';
 import type { VodDb } from '../../vod/vod-tables.ts';
+import { captureLog } from '../helpers/captured-log.ts';
 import { createTestDatabase, tempDir } from '../helpers/services.ts';
 
 const log = createLogger('silent');
@@ -38,20 +40,27 @@ class GatedStore extends VodStore {
   }
 }
 
-t.test('close() during a session lookup leaves no recorder or watch behind', async (t) => {
+/** A migrated test database with one channel and one live session of it (`fields` added), and the session's rendition directory. */
+async function sessionOnDisk(t: { teardown(fn: () => unknown): void }, slug: string, fields: Partial<Insertable<LiveSessionsTable>>) {
   const database = await openPostgres<AppTables>(await createTestDatabase(t), log);
   t.teardown(() => database.close());
   await migrate(database, log);
   const db = database.db;
-  const user = await db.insertInto('users').values({ username: 'alice', email: 'a@example.test', password_hash: 'x' }).returning('id').executeTakeFirstOrThrow();
-  const channel = await db.insertInto('channels').values({ owner_id: user.id, slug: 'alice', title: 'Alice live', stream_key_hash: 'h', stream_key_ciphertext: 'c' }).returning('id').executeTakeFirstOrThrow();
+  const user = await db.insertInto('users').values({ username: slug, email: `${slug}@example.test`, password_hash: 'x' }).returning('id').executeTakeFirstOrThrow();
+  const channel = await db.insertInto('channels').values({ owner_id: user.id, slug, title: `${slug} live`, stream_key_hash: 'h', stream_key_ciphertext: 'c' }).returning('id').executeTakeFirstOrThrow();
   const session = await db
     .insertInto('live_sessions')
-    .values({ channel_id: channel.id, started_at: new Date(), renditions: JSON.stringify([{ name: 'source', width: 640, height: 360, bandwidth: 1_000_000, codecs: 'avc1.64001e,mp4a.40.2' }]) })
+    .values({ channel_id: channel.id, started_at: new Date(), renditions: JSON.stringify([{ name: 'source', width: 640, height: 360, bandwidth: 1_000_000, codecs: 'avc1.64001e,mp4a.40.2' }]), ...fields })
     .returning('id')
     .executeTakeFirstOrThrow();
   const mediaDir = await tempDir(t, 'archiver-close');
-  await mkdir(path.join(mediaDir, 'live', session.id, 'source'), { recursive: true });
+  const renditionDir = path.join(mediaDir, 'live', session.id, 'source');
+  await mkdir(renditionDir, { recursive: true });
+  return { db, sessionId: session.id, mediaDir, renditionDir };
+}
+
+t.test('close() during a session lookup leaves no recorder or watch behind', async (t) => {
+  const { db, mediaDir } = await sessionOnDisk(t, 'alice', {});
 
   const before = watches();
   const store = new GatedStore(narrow(db).to<VodDb>());
@@ -81,39 +90,21 @@ class DownStorage extends LocalStorage {
 }
 
 t.test('a shutdown that cuts a finalisation short warns that the node finishes it when it starts again, and logs no error', async (t) => {
-  const database = await openPostgres<AppTables>(await createTestDatabase(t), log);
-  t.teardown(() => database.close());
-  await migrate(database, log);
-  const db = database.db;
-  const user = await db.insertInto('users').values({ username: 'bob', email: 'b@example.test', password_hash: 'x' }).returning('id').executeTakeFirstOrThrow();
-  const channel = await db.insertInto('channels').values({ owner_id: user.id, slug: 'bob', title: 'Bob live', stream_key_hash: 'h', stream_key_ciphertext: 'c' }).returning('id').executeTakeFirstOrThrow();
-  const session = await db
-    .insertInto('live_sessions')
-    .values({ channel_id: channel.id, started_at: new Date(Date.now() - 60_000), ended_at: new Date(), end_reason: 'server-shutdown', owner_node: 'node-a', renditions: JSON.stringify([{ name: 'source', width: 640, height: 360, bandwidth: 1_000_000, codecs: 'avc1.64001e,mp4a.40.2' }]) })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const mediaDir = await tempDir(t, 'archiver-shutdown');
-  const dir = path.join(mediaDir, 'live', session.id, 'source');
-  await mkdir(dir, { recursive: true });
+  const { db, sessionId, mediaDir, renditionDir } = await sessionOnDisk(t, 'bob', { started_at: new Date(Date.now() - 60_000), ended_at: new Date(), end_reason: 'server-shutdown', owner_node: 'node-a' });
   // The recording's init section: journaled, then never stored, because every put fails.
-  await writeFile(path.join(dir, 'init-0.mp4'), Buffer.from('not stored'));
+  await writeFile(path.join(renditionDir, 'init-0.mp4'), Buffer.from('not stored'));
 
-  const lines: Array<{ level: number; msg: string }> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as { level: number; msg: string });
-      done();
-    },
-  });
+  const captured = captureLog('info');
   const archiver = new Archiver({
-    mediaDir, store: new VodStore(narrow(db).to<VodDb>()), nodeId: 'node-a', nodeLostFinalizeMs: 60_000, storage: new DownStorage({ root: await tempDir(t, 'archiver-down') }), log: createLogger('info', sink), ffmpegPath: 'ffmpeg', windowSegments: 6,
+    mediaDir, store: new VodStore(narrow(db).to<VodDb>()), nodeId: 'node-a', nodeLostFinalizeMs: 60_000, storage: new DownStorage({ root: await tempDir(t, 'archiver-down') }), log: captured.log, ffmpegPath: 'ffmpeg', windowSegments: 6,
     backoff: { baseMs: 50, maxMs: 100 },
   });
   await archiver.start();
   await archiver.finishEnded(500);
   await archiver.close();
 
-  const vod = await db.selectFrom('vods').select('status').where('live_session_id', '=', session.id).executeTakeFirstOrThrow();
+  const lines = captured.lines();
+  const vod = await db.selectFrom('vods').select('status').where('live_session_id', '=', sessionId).executeTakeFirstOrThrow();
   t.not(vod.status, 'ready', 'the VOD is not finished while its storage is down');
   t.ok(lines.some((l) => l.level === 40 && /upload failed/.test(l.msg)), 'the failing uploads were warned about');
   t.same(lines.filter((l) => l.level >= 50).map((l) => l.msg), [], 'no error is logged for the finalisation the shutdown stopped');
