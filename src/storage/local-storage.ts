@@ -59,11 +59,9 @@ export class LocalStorage implements Storage {
 
   async put(key: string, body: Buffer | string | Readable, options: PutOptions = {}): Promise<void> {
     const file = this.fileFor(key);
-    const contentType = options.contentType ?? guessContentType(key);
-    // Only what the extension cannot tell needs a sidecar; a stale one from an earlier put must go.
-    const sidecar: Sidecar | null = contentType !== guessContentType(key) || options.cacheControl !== undefined ? { contentType, cacheControl: options.cacheControl } : null;
-    await this.writeAtomically(file, body, sidecar && JSON.stringify(sidecar));
-    if (!sidecar) await rm(sidecarFor(file), { force: true });
+    const sidecar = sidecarText(key, options);
+    await this.writeAtomically(file, body, sidecar);
+    if (sidecar === null) await rm(sidecarFor(file), { force: true });
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject> {
@@ -203,7 +201,6 @@ export class LocalStorage implements Storage {
    * makes both renames durable.
    */
   private async writeAtomically(file: string, body: Buffer | string | Readable, sidecar: string | null): Promise<void> {
-    const dir = path.dirname(file);
     const tmp = tempFor(file);
     const handle = await openInFreshDir(tmp);
     // The archiver deletes its local copy once put resolves, so the bytes must be on disk by then.
@@ -221,27 +218,40 @@ export class LocalStorage implements Storage {
       throw err;
     }
     await handle.close();
-    try {
-      if (sidecar !== null) {
-        const sidecarFile = sidecarFor(file);
-        const sidecarTmp = tempFor(sidecarFile);
-        try {
-          await writeFile(sidecarTmp, sidecar, { flag: 'wx' });
-          await rename(sidecarTmp, sidecarFile);
-        } catch (err) {
-          await rm(sidecarTmp, { force: true });
-          throw err;
-        }
-      }
-      await rename(tmp, file);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
-    // The renames themselves are only durable once the directory entry is flushed too.
-    const dirHandle = await open(dir, 'r');
-    await dirHandle.sync().finally(() => dirHandle.close());
+    await moveIntoPlace(tmp, file, sidecar);
   }
+}
+
+/** The sidecar a put with `options` needs, as JSON: only what the extension cannot tell. Null: none (a stale one from an earlier put must go). */
+function sidecarText(key: string, options: PutOptions): string | null {
+  const contentType = options.contentType ?? guessContentType(key);
+  if (contentType === guessContentType(key) && options.cacheControl === undefined) return null;
+  const sidecar: Sidecar = { contentType, cacheControl: options.cacheControl };
+  return JSON.stringify(sidecar);
+}
+
+/** The sidecar (when there is one), then the object from `tmp`, renamed into place; one directory fsync makes both durable. */
+async function moveIntoPlace(tmp: string, file: string, sidecar: string | null): Promise<void> {
+  try {
+    if (sidecar !== null) {
+      const sidecarFile = sidecarFor(file);
+      const sidecarTmp = tempFor(sidecarFile);
+      try {
+        await writeFile(sidecarTmp, sidecar, { flag: 'wx' });
+        await rename(sidecarTmp, sidecarFile);
+      } catch (err) {
+        await rm(sidecarTmp, { force: true });
+        throw err;
+      }
+    }
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  // The renames themselves are only durable once the directory entry is flushed too.
+  const dirHandle = await open(path.dirname(file), 'r');
+  await dirHandle.sync().finally(() => dirHandle.close());
 }
 
 // The directory usually exists already, so it is made only when the open says it is missing; a
