@@ -51,6 +51,12 @@ export class RangeNotSatisfiableError extends Error {
 export interface Storage {
   /** Stores the whole body under `key`, replacing any object there. Large streams go up in parts. */
   put(key: string, body: Buffer | string | Readable, options?: PutOptions): Promise<void>;
+  /**
+   * Optional, for storage on this machine: stores the local file `file` under `key` without copying
+   * its bytes where it can. The caller must never write to `file` again (renaming or deleting it is
+   * fine). Throws the file system's error (ENOENT) when `file` does not exist.
+   */
+  putLocalFile?(key: string, file: string, options?: PutOptions): Promise<void>;
   /** Throws ObjectNotFoundError, or RangeNotSatisfiableError for a range past the end. */
   get(key: string, range?: ByteRange): Promise<StoredObject>;
   /** Size and type without the body, or null when absent. */

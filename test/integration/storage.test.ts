@@ -1,6 +1,6 @@
 // One contract for both Storage implementations: local directory and S3 (s3rver, a real S3 API).
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
@@ -303,4 +303,45 @@ t.test('LocalStorage: a put leaves no temp file, and a sidecar torn by a crash s
     t.equal(got.contentType, 'video/iso.segment', 'with the type its extension gives');
     t.equal(got.cacheControl, undefined, 'and no cache policy');
   }
+});
+
+t.test('LocalStorage: putLocalFile stores a file without copying its bytes, and copies it from another file system', async (t) => {
+  const root = await tempDir(t, 'storage');
+  const live = await tempDir(t, 'storage-live');
+  const storage = new LocalStorage({ root });
+  const immutable = { cacheControl: 'public, max-age=31536000, immutable' };
+  const first = path.join(live, 'seg-1.m4s');
+  await writeFile(first, 'first segment');
+  await storage.putLocalFile('vods/3/720p/seg-1.m4s', first, immutable);
+  const got = await storage.get('vods/3/720p/seg-1.m4s');
+  t.equal((await readAll(got.body)).toString(), 'first segment');
+  t.equal(got.contentType, 'video/iso.segment');
+  t.equal(got.cacheControl, immutable.cacheControl, 'the options are kept as for put');
+  const object = path.join(root, 'vods/3/720p/seg-1.m4s');
+  t.equal((await stat(object)).ino, (await stat(first)).ino, 'the object is the live file itself: recording does not double its disk use');
+
+  // The live copy goes once it leaves the live window; the stored object stays.
+  await unlink(first);
+  t.equal(await text(storage, 'vods/3/720p/seg-1.m4s'), 'first segment', 'the object outlives the file it came from');
+
+  const second = path.join(live, 'seg-1-again.m4s');
+  await writeFile(second, 'replacement');
+  await storage.putLocalFile('vods/3/720p/seg-1.m4s', second, immutable);
+  t.equal(await text(storage, 'vods/3/720p/seg-1.m4s'), 'replacement', 'a second put replaces the object');
+  t.same(await readdir(path.join(root, 'vods/3/720p')), ['.seg-1.m4s.meta.json', 'seg-1.m4s'], 'no temp files are left');
+
+  await t.rejects(storage.putLocalFile('vods/3/720p/seg-2.m4s', path.join(live, 'absent.m4s')), { code: 'ENOENT' }, 'a missing file is an error');
+  t.equal(await storage.head('vods/3/720p/seg-2.m4s'), null, 'and stores nothing');
+
+  // /dev/shm is a tmpfs: a hard link to it from the storage root cannot be made.
+  const elsewhere = await mkdtemp('/dev/shm/spillway-storage-');
+  t.teardown(() => rm(elsewhere, { recursive: true, force: true }));
+  t.not((await stat(elsewhere)).dev, (await stat(root)).dev, '/dev/shm is another file system than the storage root');
+  const shm = path.join(elsewhere, 'seg-4.m4s');
+  await writeFile(shm, 'from another file system');
+  await storage.putLocalFile('vods/3/720p/seg-4.m4s', shm, immutable);
+  t.equal(await text(storage, 'vods/3/720p/seg-4.m4s'), 'from another file system', 'it is copied instead');
+  const copied = await storage.get('vods/3/720p/seg-4.m4s');
+  await readAll(copied.body);
+  t.equal(copied.cacheControl, immutable.cacheControl);
 });
