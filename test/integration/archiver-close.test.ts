@@ -6,23 +6,19 @@
 //
 // Also: a shutdown that stops a finalisation half-way (storage down) says so at warn level, not as
 // an error, because the node finishes it when it starts again.
-import { mkdir, writeFile } from 'node:fs/promises';
-import type { Insertable } from 'kysely';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { openPostgres } from '../../src/db/database.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { narrow } from '../../src/db/narrow.ts';
 import { createLogger } from '../../src/log.ts';
-import type { AppTables } from '../../src/main.ts';
-import type { LiveSessionsTable } from '../../packager/live-tables.ts';
 import { LocalStorage } from '../../src/storage/local-storage.ts';
 import type { PutOptions } from '../../src/storage/storage.ts';
 import { Archiver } from '../../vod/archiver.ts';
 import { VodStore } from '../../vod/vod-store.ts';
 import type { VodDb } from '../../vod/vod-tables.ts';
 import { captureLog } from '../helpers/captured-log.ts';
-import { createTestDatabase, tempDir } from '../helpers/services.ts';
+import { sessionOnDisk } from '../helpers/recording-session.ts';
+import { tempDir } from '../helpers/services.ts';
 
 const log = createLogger('silent');
 const watches = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
@@ -38,25 +34,6 @@ class GatedStore extends VodStore {
     await this.gate;
     return super.ensureVod(sessionId);
   }
-}
-
-/** A migrated test database with one channel and one live session of it (`fields` added), and the session's rendition directory. */
-async function sessionOnDisk(t: { teardown(fn: () => unknown): void }, slug: string, fields: Partial<Insertable<LiveSessionsTable>>) {
-  const database = await openPostgres<AppTables>(await createTestDatabase(t), log);
-  t.teardown(() => database.close());
-  await migrate(database, log);
-  const db = database.db;
-  const user = await db.insertInto('users').values({ username: slug, email: `${slug}@example.test`, password_hash: 'x' }).returning('id').executeTakeFirstOrThrow();
-  const channel = await db.insertInto('channels').values({ owner_id: user.id, slug, title: `${slug} live`, stream_key_hash: 'h', stream_key_ciphertext: 'c' }).returning('id').executeTakeFirstOrThrow();
-  const session = await db
-    .insertInto('live_sessions')
-    .values({ channel_id: channel.id, started_at: new Date(), renditions: JSON.stringify([{ name: 'source', width: 640, height: 360, bandwidth: 1_000_000, codecs: 'avc1.64001e,mp4a.40.2' }]), ...fields })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const mediaDir = await tempDir(t, 'archiver-close');
-  const renditionDir = path.join(mediaDir, 'live', session.id, 'source');
-  await mkdir(renditionDir, { recursive: true });
-  return { db, sessionId: session.id, mediaDir, renditionDir };
 }
 
 t.test('close() during a session lookup leaves no recorder or watch behind', async (t) => {
