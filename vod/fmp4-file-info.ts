@@ -20,16 +20,19 @@ export function readInitInfo(init: Buffer): InitFileInfo {
  * fragments follow one another without gaps, so this is the sum of their durations, and only two
  * of them are parsed (a 2 s segment of 100 ms parts has twenty).
  */
-export function segmentDuration(init: Buffer, segment: Buffer): number {
+export function segmentDuration(init: Buffer, segment: Buffer | readonly Buffer[]): number {
   const reader = new Fmp4Reader();
   const head = reader.push(init).find((e) => e.type === 'init');
   if (!head || head.type !== 'init') throw new Error('no init section (ftyp + moov) in the file');
-  const boxes = readBoxes(segment);
+  // The file as one buffer, or as the packager wrote it: chunks of whole boxes end to end.
   const fragments: Buffer[] = [];
-  boxes.forEach((box, i) => {
-    const mdat = boxes[i + 1];
-    if (box.type === 'moof' && mdat?.type === 'mdat') fragments.push(segment.subarray(box.start, mdat.start + mdat.size));
-  });
+  for (const chunk of Buffer.isBuffer(segment) ? [segment] : segment) {
+    const boxes = readBoxes(chunk);
+    boxes.forEach((box, i) => {
+      const mdat = boxes[i + 1];
+      if (box.type === 'moof' && mdat?.type === 'mdat') fragments.push(chunk.subarray(box.start, mdat.start + mdat.size));
+    });
+  }
   const timed = (fragment: Buffer) => reader.push(fragment).find((e): e is FragmentEvent => e.type === 'fragment' && e.duration > 0);
   let first: FragmentEvent | undefined;
   for (let i = 0; i < fragments.length && !first; i++) first = timed(fragments[i]!);

@@ -37,5 +37,12 @@ t.test('a segment of many fragments: its duration from the first and last', asyn
   const [num, den] = rate!.split('/').map(Number);
   t.equal(duration, Number(frames) / (num! / den!), `ffprobe counts ${frames} frames at ${rate}`);
 
+  // As the live packager hands a segment over: its parts, whole fragments, one buffer each.
+  const boxes = readBoxes(segment);
+  const parts = boxes.flatMap((box, i) => (box.type === 'moof' ? [segment.subarray(box.start, boxes[i + 1]!.start + boxes[i + 1]!.size)] : []));
+  t.equal(parts.length, fragments.length, 'one part per fragment');
+  t.equal(segmentDuration(init, parts), duration, 'the same from the parts as from the file');
+  t.equal(segmentDuration(init, parts.slice(0, 5)), fragments.slice(0, 5).reduce((n, f) => n + f.duration, 0) / (head as { timescale: number }).timescale, 'and from the first five parts, their five fragments');
+
   t.equal(segmentDuration(init, Buffer.alloc(0)), 0, 'an empty file has no media');
 });
