@@ -1,10 +1,10 @@
 // npm run bench:recording — the CPU that recording a live segment costs the server, without the
 // RTMP and packaging work around it that makes bench:ingest slow and noisy. Each run writes a real
 // fMP4 rendition (ffmpeg-made, about --kbps) into --streams session directories the way the live
-// packager does (a temp file renamed into place, one segment per --segment-s per stream, staggered),
-// once with the in-process archiver recording them to local storage and PGlite (the embedded
-// defaults) and once without it, and takes this process's CPU (every thread) over --seconds after
-// --warmup. Recording's cost per segment is the difference divided by the segments written.
+// packager does (a temp file renamed into place, then handed over to a recorder in this process;
+// one segment per --segment-s per stream, staggered), once with the in-process archiver recording
+// them to local storage and PGlite (the embedded defaults) and once without it, and takes this
+// process's CPU (every thread) over --seconds after --warmup. Recording's cost per segment is the difference divided by the segments written.
 // Flags: --runs 3 --streams 25 --seconds 30 --warmup 10 --segment-s 2 --kbps 3000.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { createLogger } from '../src/log.ts';
 import type { AppTables } from '../src/main.ts';
 import { LocalStorage } from '../src/storage/local-storage.ts';
 import { writeFileAtomic } from '../packager/atomic-file.ts';
+import { FreshSegments } from '../packager/fresh-segments.ts';
 import { Archiver } from '../vod/archiver.ts';
 import { VodStore } from '../vod/vod-store.ts';
 import type { VodDb } from '../vod/vod-tables.ts';
@@ -76,8 +77,10 @@ async function run(mediaDir: string, recorded: boolean): Promise<{ cpuS: number;
     await writeFileAtomic(path.join(dir, 'init-0.mp4'), media.init);
     dirs.push(dir);
   }
+  // As main.ts: the packager hands its segments over only when this process records.
+  const fresh = recorded ? new FreshSegments() : undefined;
   const archiver = recorded
-    ? new Archiver({ mediaDir, store: new VodStore(narrow(db).to<VodDb>()), nodeId: 'bench', nodeLostFinalizeMs: 60_000, storage: new LocalStorage({ root: path.join(mediaDir, 'storage') }), log, ffmpegPath: 'ffmpeg', windowSegments: WINDOW })
+    ? new Archiver({ mediaDir, store: new VodStore(narrow(db).to<VodDb>()), nodeId: 'bench', nodeLostFinalizeMs: 60_000, storage: new LocalStorage({ root: path.join(mediaDir, 'storage') }), log, ffmpegPath: 'ffmpeg', windowSegments: WINDOW, fresh })
     : null;
   await archiver?.start();
   const tickMs = (segmentS * 1000) / streams;
@@ -92,7 +95,9 @@ async function run(mediaDir: string, recorded: boolean): Promise<{ cpuS: number;
     const stream = tick % streams;
     const msn = Math.floor(tick / streams);
     const dir = dirs[stream]!;
-    await writeFileAtomic(path.join(dir, `seg-${msn}.m4s`), media.segments[msn % media.segments.length]!);
+    const segment = media.segments[msn % media.segments.length]!;
+    await writeFileAtomic(path.join(dir, `seg-${msn}.m4s`), segment);
+    fresh?.add(path.join(dir, `seg-${msn}.m4s`), [segment]);
     written += 1;
     // Without the archiver nothing prunes the live directory: keep the same window on disk.
     if (!recorded && msn >= WINDOW + 3) await rm(path.join(dir, `seg-${msn - WINDOW - 3}.m4s`), { force: true });

@@ -8,6 +8,7 @@ import type { Bus } from '../src/bus/bus.ts';
 import type { Logger } from '../src/log.ts';
 import { LiveSession, type LiveSessionOptions, type SourceTags } from './live-session.ts';
 import type { SessionLeases } from './session-leases.ts';
+import type { FreshSegments } from './fresh-segments.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
 
@@ -61,6 +62,8 @@ export interface LiveManagerOptions {
   onPart?: () => void;
   /** Plans the ladder for a source; the pure ffmpeg argument builder lives behind it. */
   plan: (source: LiveSource) => LadderPlan;
+  /** Set when this process records (ARCHIVER=in-process): segments are handed to its recorder as they are written. */
+  fresh?: FreshSegments;
 }
 
 export class LiveManager {
@@ -145,6 +148,7 @@ export class LiveManager {
       windowSegments: this.opts.windowSegments,
       maxRestarts: this.opts.maxRestarts,
       log,
+      fresh: this.opts.fresh,
     });
     session.health.source = {
       width: event.media.video?.width ?? null,

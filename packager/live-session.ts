@@ -19,6 +19,7 @@ type InitSectionWithCodec = InitSection & { codec: string };
 import { StreamHealth } from './stream-health.ts';
 import type { LiveSnapshot, MediaPlaylistResult } from './live-session-view.ts';
 import type { EndReason, RenditionInfo } from './stream-defs.ts';
+import type { FreshSegments } from './fresh-segments.ts';
 
 export interface LiveSessionOptions {
   id: string;
@@ -38,6 +39,8 @@ export interface LiveSessionOptions {
   windowSegments: number;
   maxRestarts: number;
   log: Logger;
+  /** Segments just written, for the recorder in this process. */
+  fresh?: FreshSegments;
 }
 
 // Blocked requests are held at most three target durations (§6.2.5.2), and never less than 3 s.
@@ -73,6 +76,7 @@ export class LiveSession extends EventEmitter<{ ended: [EndReason]; segment: [Se
         targetDuration,
         windowSegments: opts.windowSegments,
         log: opts.log,
+        fresh: opts.fresh,
       });
       packager.on('segment', (e) => this.emit('segment', e));
       packager.on('part', () => this.emit('part', r.name));

@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../src/log.ts';
 import { writeFileAtomic } from './atomic-file.ts';
+import type { FreshSegments } from './fresh-segments.ts';
 import { PartStore } from './part-store.ts';
 import { PART_RETENTION_TARGET_DURATIONS, type MediaPlaylistState, type Part, type Segment } from './ll-hls-playlist.ts';
 
@@ -36,6 +37,8 @@ export interface RenditionPackagerOptions {
   /** segments listed in the live playlist */
   windowSegments: number;
   log: Logger;
+  /** Told of each segment written, for the recorder in this process (absent when the archiver runs apart). */
+  fresh?: FreshSegments;
 }
 
 export interface SegmentEvent {
@@ -212,6 +215,7 @@ export class RenditionPackager extends EventEmitter<{ update: []; part: []; segm
     const mapUri = start.mapUri;
     void this.enqueue(async () => {
       await writeFileAtomic(file, data);
+      this.opts.fresh?.add(file, data);
       this.parts.written(msn, file, data);
       this.emit('segment', { rendition: this.opts.name, segment, file, mapUri });
     });

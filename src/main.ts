@@ -48,6 +48,7 @@ import { closeInReverse, loadConfigOrExit, openServices, runIfEntry, stopOnSigna
 import { deriveKeys, loadServerSecret } from './secrets.ts';
 import { loadNodeId, nodeUrlFor } from './node-identity.ts';
 import { SessionLeases } from '../packager/session-leases.ts';
+import { FreshSegments } from '../packager/fresh-segments.ts';
 import type { Storage } from './storage/storage.ts';
 import type { Jobs } from './jobs/jobs.ts';
 
@@ -164,6 +165,8 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
     const leases = new SessionLeases({ db: db.to<LiveTables>(), nodeId, nodeUrl: () => nodeUrl, leaseMs: config.leaseMs });
     // The metrics live on the app's registry, which exists only once the app is built below.
     let partsProduced = () => {};
+    // A recorder in this process takes each segment's media from the packager instead of reading the file back.
+    const fresh = config.archiver === 'in-process' ? new FreshSegments() : undefined;
     const live = new LiveManager({
       onPart: () => partsProduced(),
       leases,
@@ -179,6 +182,7 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
       maxDurationMs: () => settings.current().maxLiveDurationS * 1000,
       maxRestarts: 5,
       plan: (event) => planLadder(config.live, event),
+      fresh,
     });
     await live.start();
     closers.push(() => live.close());
@@ -321,6 +325,7 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
       nodeId,
       accounts,
       archive: config.archiver === 'in-process',
+      fresh,
       uploads: { jobs, limiter: bus, quota, work: config.worker === 'in-process' },
       extras: (ids, viewerId) => socialRoom.vodInfo(ids, viewerId),
     });

@@ -18,6 +18,7 @@ import { finalizeVod } from './vod-finalizer.ts';
 import { tileRendition } from './vod-thumbnails.ts';
 import type { RecordedSession, VodStore } from './vod-store.ts';
 import type { FinalizedMetrics } from './vod-metrics.ts';
+import type { FreshSegments } from '../packager/fresh-segments.ts';
 
 export interface ArchiverOptions {
   mediaDir: string;
@@ -44,6 +45,8 @@ export interface ArchiverOptions {
   backoff?: BackoffPolicy;
   /** Told of every VOD this archiver finalises (/metrics). */
   metrics?: FinalizedMetrics;
+  /** The live packager's segments as it writes them, when it runs in this process. */
+  fresh?: FreshSegments;
 }
 
 interface SessionState {
@@ -236,6 +239,7 @@ export class Archiver {
         keepSegments: this.opts.windowSegments + WINDOW_MARGIN,
         backoff: this.opts.backoff,
         tiles: rendition === tileRendition(state.recorded!.renditions) ? state.tiles! : undefined,
+        fresh: this.opts.fresh,
       });
       state.renditions.set(rendition, recorder);
       this.watchRendition(path.join(this.liveDir, sessionId, rendition), recorder);

@@ -20,6 +20,7 @@ import { registerUploads, type UploadsHandle } from './register-uploads.ts';
 import type { StorageQuota } from './storage-quota.ts';
 import type { Jobs } from '../src/jobs/jobs.ts';
 import type { RateLimiter } from '../src/bus/rate-limiter.ts';
+import type { FreshSegments } from '../packager/fresh-segments.ts';
 
 export interface VodDeps {
   db: Kysely<VodDb>;
@@ -45,6 +46,8 @@ export interface VodDeps {
   };
   /** Fields other rooms add to a VOD's API body (social/'s counts). */
   extras?: VodExtras;
+  /** The live packager's segments as it writes them (the same object its LiveManager was given). */
+  fresh?: FreshSegments;
 }
 
 export interface VodHandle {
@@ -77,6 +80,7 @@ export async function registerVod(app: FastifyInstance, deps: VodDeps): Promise<
       windowSegments: config.live.windowSegments,
       tileBatch: config.live.tileBatch,
       backoff: deps.backoff,
+      fresh: deps.fresh,
     });
     await archiver.start();
   }

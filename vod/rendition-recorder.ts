@@ -9,6 +9,7 @@ import type { Logger } from '../src/log.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { segmentDuration } from './fmp4-file-info.ts';
 import { backoffDelay, pause, type BackoffPolicy } from './retry-backoff.ts';
+import type { FreshSegments } from '../packager/fresh-segments.ts';
 import { IMMUTABLE } from '../packager/stream-defs.ts';
 import type { TileMaker } from './tile-maker.ts';
 import type { JournalRow, NewJournalRow, VodStore } from './vod-store.ts';
@@ -27,6 +28,8 @@ export interface RenditionRecorderOptions {
   backoff?: BackoffPolicy;
   /** Given to the tile rendition's recorder: each journaled segment, timed from the recording's start. */
   tiles?: TileMaker;
+  /** The media of segments the packager in this process just wrote, taken instead of reading them back. */
+  fresh?: FreshSegments;
 }
 
 const INIT = /^init-(\d+)\.mp4$/;
@@ -42,7 +45,7 @@ export class RenditionRecorder {
    * The bytes of segments just journaled, read once for their duration and kept for their upload,
    * which normally follows at once. Bounded: while storage is away, later ones are read again.
    */
-  private readonly justRead = new Map<string, Buffer>();
+  private readonly justRead = new Map<string, Buffer[]>();
   private storedOnDisk: number[] = [];
   private nextMsn: number | null = null;
   private lastRun: number | null = null;
@@ -137,7 +140,7 @@ export class RenditionRecorder {
       if (!this.initTimes.has(run)) this.initTimes.set(run, (await stat(this.file(name), { bigint: true })).mtimeNs);
       if (this.journaledFiles.has(name)) continue;
       const size = (await stat(this.file(name))).size;
-      this.add(await this.record({ vod_id: vodId, rendition, file: name, kind: 'init', run, msn: null, duration_s: null, discontinuity: false, size_bytes: size, file_ready_at: nsToDate(this.initTimes.get(run)!) }, await this.init(run)));
+      this.add(await this.record({ vod_id: vodId, rendition, file: name, kind: 'init', run, msn: null, duration_s: null, discontinuity: false, size_bytes: size, file_ready_at: nsToDate(this.initTimes.get(run)!) }, [await this.init(run)]));
     }
     const msns = names.flatMap((n) => (SEGMENT.exec(n) ? [Number(SEGMENT.exec(n)![1])] : [])).sort((a, b) => a - b);
     if (msns.length > 0) this.newestMsn = Math.max(this.newestMsn, msns.at(-1)!);
@@ -162,17 +165,19 @@ export class RenditionRecorder {
       }
       const info = await stat(this.file(name), { bigint: true });
       const run = this.runOf(info.mtimeNs);
-      const data = await readFile(this.file(name));
+      const data = this.opts.fresh?.take(this.file(name), Number(info.size)) ?? [await readFile(this.file(name))];
       const duration = segmentDuration(await this.init(run), data);
       const discontinuity = gap || (this.lastRun !== null && run !== this.lastRun);
-      const row = await this.record({ vod_id: vodId, rendition, file: name, kind: 'segment', run, msn, duration_s: duration, discontinuity, size_bytes: data.length, file_ready_at: nsToDate(info.mtimeNs) }, data);
+      const size = data.reduce((sum, chunk) => sum + chunk.length, 0);
+      const row = await this.record({ vod_id: vodId, rendition, file: name, kind: 'segment', run, msn, duration_s: duration, discontinuity, size_bytes: size, file_ready_at: nsToDate(info.mtimeNs) }, data);
       this.add(row);
       if (row.state === 'pending' && this.justRead.size < MAX_JUST_READ) this.justRead.set(name, data);
       this.nextMsn = msn + 1;
       this.lastRun = run;
       const start = this.journaledSeconds;
       this.journaledSeconds += row.duration_s ?? 0;
-      if (this.opts.tiles?.wants(start, row.duration_s ?? 0)) this.opts.tiles.add({ msn, start, duration: row.duration_s ?? 0, init: await this.init(run), segment: data });
+      // Its first fragment is what a tile is made from, and the first chunk holds it whole.
+      if (this.opts.tiles?.wants(start, row.duration_s ?? 0)) this.opts.tiles.add({ msn, start, duration: row.duration_s ?? 0, init: await this.init(run), segment: data[0]! });
     }
   }
 
@@ -215,7 +220,7 @@ export class RenditionRecorder {
    * between the two leaves the file on disk and not journaled, so the next start uploads it again.
    * A failed put journals it as pending, and the upload loop retries it.
    */
-  private async record(row: NewJournalRow, data: Buffer): Promise<JournalRow> {
+  private async record(row: NewJournalRow, data: Buffer[]): Promise<JournalRow> {
     if (this.pending.length === 0) {
       const uploaded = await this.put(row, data).then(() => true, () => false);
       if (uploaded) return this.opts.store.journal(row, new Date());
@@ -223,11 +228,13 @@ export class RenditionRecorder {
     return this.opts.store.journal(row);
   }
 
-  private put(row: Pick<JournalRow, 'kind' | 'file'>, data: Buffer): Promise<void> {
-    return this.opts.storage.put(`${this.opts.prefix}/${this.opts.rendition}/${row.file}`, data, {
-      contentType: row.kind === 'init' ? 'video/mp4' : 'video/iso.segment',
-      cacheControl: IMMUTABLE,
-    });
+  /** Storage on this machine takes the file itself (putLocalFile); other storage gets `data`, the file's bytes. */
+  private put(row: Pick<JournalRow, 'kind' | 'file'>, data: Buffer[]): Promise<void> {
+    const key = `${this.opts.prefix}/${this.opts.rendition}/${row.file}`;
+    const options = { contentType: row.kind === 'init' ? 'video/mp4' : 'video/iso.segment', cacheControl: IMMUTABLE };
+    const { storage } = this.opts;
+    if (storage.putLocalFile) return storage.putLocalFile(key, this.file(row.file), options);
+    return storage.put(key, data.length === 1 ? data[0]! : Buffer.concat(data), options);
   }
 
   private async uploadPending(): Promise<void> {
@@ -235,9 +242,9 @@ export class RenditionRecorder {
     let attempt = 0;
     while (this.pending.length > 0 && !this.abort.signal.aborted) {
       const row = this.pending[0]!;
-      let data: Buffer;
+      let data: Buffer[];
       try {
-        data = this.justRead.get(row.file) ?? (await readFile(this.file(row.file)));
+        data = this.justRead.get(row.file) ?? [await readFile(this.file(row.file))];
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         log.error({ rendition, file: row.file }, 'a journaled file vanished before its upload; the VOD lacks it');

@@ -64,6 +64,10 @@ class DownStorage extends LocalStorage {
   override async put(_key: string, _body: unknown, _options?: PutOptions): Promise<void> {
     throw new Error('storage is unavailable');
   }
+
+  override async putLocalFile(_key: string, _file: string, _options?: PutOptions): Promise<void> {
+    throw new Error('storage is unavailable');
+  }
 }
 
 t.test('a shutdown that cuts a finalisation short warns that the node finishes it when it starts again, and logs no error', async (t) => {
