@@ -2,11 +2,9 @@
 // the suite's S3-compatible server (put with the handed-over bytes) and on local storage (a hard
 // link to the live file). The VOD must hold exactly what is on disk, with the exact duration, both
 // when the hand-over is taken and when it does not match the file (its size differs: read from disk).
-import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { narrow } from '../../src/db/narrow.ts';
 import { createLogger } from '../../src/log.ts';
@@ -14,32 +12,15 @@ import { LocalStorage } from '../../src/storage/local-storage.ts';
 import { S3Storage } from '../../src/storage/s3-storage.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { FreshSegments } from '../../packager/fresh-segments.ts';
-import { readBoxes } from '../../packager/fmp4-reader.ts';
 import { Archiver } from '../../vod/archiver.ts';
 import { segmentDuration } from '../../vod/fmp4-file-info.ts';
 import { VodStore } from '../../vod/vod-store.ts';
 import type { VodDb } from '../../vod/vod-tables.ts';
-import { sessionOnDisk } from '../helpers/recording-session.ts';
+import { liveRendition, sessionOnDisk } from '../helpers/recording-session.ts';
 import { startS3Server } from '../helpers/s3-server.ts';
 import { tempDir } from '../helpers/services.ts';
 
-const run = promisify(execFile);
 const log = createLogger('silent');
-
-/** An init section and two segments of five 200 ms fragments each, as the packager's parts: one fragment per buffer. */
-async function media(dir: string): Promise<{ init: Buffer; segments: Buffer[][] }> {
-  const file = path.join(dir, 'source.mp4');
-  await run('ffmpeg', [
-    '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '2', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '30', '-c:a', 'aac',
-    '-f', 'mp4', '-movflags', '+frag_keyframe+empty_moov+default_base_moof+cmaf', '-frag_duration', '200000', file,
-  ], { timeout: 60_000 });
-  const data = await readFile(file);
-  const boxes = readBoxes(data);
-  const first = boxes.find((b) => b.type === 'moof')!;
-  const fragments = boxes.flatMap((box, i) => (box.type === 'moof' ? [data.subarray(box.start, boxes[i + 1]!.start + boxes[i + 1]!.size)] : []));
-  return { init: data.subarray(0, first.start), segments: [fragments.slice(0, 5), fragments.slice(5, 10)] };
-}
 
 async function readAll(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -53,7 +34,7 @@ type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 function recordsWhatIsOnDisk(name: string, makeStorage: (t: Test) => Promise<Storage>): void {
   t.test(`${name}: a handed-over segment and one whose hand-over does not match are recorded as they are on disk`, async (t) => {
     const { db, sessionId, mediaDir, renditionDir } = await sessionOnDisk(t, name.toLowerCase(), {});
-    const { init, segments } = await media(await tempDir(t, 'handoff-media'));
+    const { init, segments } = await liveRendition(await tempDir(t, 'handoff-media'));
     const storage = await makeStorage(t);
     const fresh = new FreshSegments();
     const files = segments.map((_, msn) => path.join(renditionDir, `seg-${msn}.m4s`));
