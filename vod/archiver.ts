@@ -319,7 +319,7 @@ export class Archiver {
     // One finaliser per VOD, whichever nodes and archivers see the session end.
     if (!(await this.opts.store.claimFinalization(vod.id, this.opts.nodeId, CLAIM_STALE_MS))) return;
     if (interrupted) {
-      log.warn('finalising the VOD of a lost node from what reached storage; it is marked interrupted');
+      log.warn('finalising the VOD of a node that was lost, or stopped and did not come back, from what reached storage; it is marked interrupted');
       await this.opts.store.markInterrupted(vod.id);
     }
     if (this.closed) return;

@@ -17,6 +17,13 @@ export interface RecordedSession {
   renditions: RenditionInfo[];
 }
 
+/**
+ * How long the VODs of a node stopped on purpose (a deploy, a restart) wait for it to come back and
+ * finish them before another node does. A restart takes seconds to minutes; the claim on a
+ * finalisation it had started goes stale after as long (the archiver's CLAIM_STALE_MS).
+ */
+export const STOPPED_NODE_FINALIZE_MS = 10 * 60_000;
+
 export class VodStore {
   constructor(private readonly db: Kysely<VodDb>) {}
 
@@ -48,9 +55,11 @@ export class VodStore {
 
   /**
    * VODs still recording (or interrupted while finalising) whose live session has ended and that
-   * this node should finalise: its own sessions, and those of a node lost more than `lostAfterMs`
-   * ago (`interrupted`: finalised from what reached storage). Another node's session that ended
-   * normally is its own to finish: it may still be uploading a backlog.
+   * this node should finalise: its own sessions, those of a node lost more than `lostAfterMs` ago,
+   * and those of a node stopped on purpose (`server-shutdown`, its finalisation cut short) that has
+   * not come back to finish them in STOPPED_NODE_FINALIZE_MS, or `lostAfterMs` if longer: it was
+   * scaled down. Another node's are `interrupted`: finalised from what reached storage. Another
+   * node's session that ended normally is its own to finish: it may still be uploading a backlog.
    */
   async endedUnfinished(nodeId: string, lostAfterMs: number): Promise<Array<{ sessionId: string; vodId: string; interrupted: boolean }>> {
     const rows = await this.db
@@ -67,6 +76,10 @@ export class VodStore {
           eb.and([
             eb('live_sessions.end_reason', '=', 'node-lost'),
             eb('live_sessions.ended_at', '<', sql<Date>`now() - ${lostAfterMs} * interval '1 millisecond'`),
+          ]),
+          eb.and([
+            eb('live_sessions.end_reason', '=', 'server-shutdown'),
+            eb('live_sessions.ended_at', '<', sql<Date>`now() - ${Math.max(lostAfterMs, STOPPED_NODE_FINALIZE_MS)} * interval '1 millisecond'`),
           ]),
         ]),
       )
