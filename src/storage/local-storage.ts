@@ -2,7 +2,7 @@
 // server (or CDN origin) pointed at the root serves `${publicBaseUrl}/${key}` unchanged.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -83,6 +83,11 @@ export class LocalStorage implements Storage {
       return this.put(key, createReadStream(source), options);
     }
     await moveIntoPlace(tmp, file, sidecar);
+    // rename(2) does nothing when both names are links to one file (the same file stored again),
+    // and then the temp name is still there.
+    await unlink(tmp).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
     if (sidecar === null) await rm(sidecarFor(file), { force: true });
   }
 

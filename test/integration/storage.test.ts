@@ -320,6 +320,11 @@ t.test('LocalStorage: putLocalFile stores a file without copying its bytes, and 
   const object = path.join(root, 'vods/3/720p/seg-1.m4s');
   t.equal((await stat(object)).ino, (await stat(first)).ino, 'the object is the live file itself: recording does not double its disk use');
 
+  // Stored again (a restart uploads what it had not journaled): the object is unchanged and no temp name is left.
+  await storage.putLocalFile('vods/3/720p/seg-1.m4s', first, immutable);
+  t.same(await readdir(path.join(root, 'vods/3/720p')), ['.seg-1.m4s.meta.json', 'seg-1.m4s'], 'the same file stored twice leaves no temp file');
+  t.equal(await text(storage, 'vods/3/720p/seg-1.m4s'), 'first segment');
+
   // The live copy goes once it leaves the live window; the stored object stays.
   await unlink(first);
   t.equal(await text(storage, 'vods/3/720p/seg-1.m4s'), 'first segment', 'the object outlives the file it came from');
