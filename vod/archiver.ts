@@ -328,26 +328,26 @@ export class Archiver {
     if (this.closed) return;
     // The last tiles are made while the playlists go up; the poster does not wait for them either.
     const tilesSettled = state.tiles?.flush() ?? Promise.resolve();
-    const fresh = await this.opts.store.ensureVod(sessionId);
-    if (!fresh || fresh.vod.deleted_at) return;
-    const tiles = tileRendition(fresh.renditions);
+    const latest = await this.opts.store.ensureVod(sessionId);
+    if (!latest || latest.vod.deleted_at) return;
+    const tiles = tileRendition(latest.renditions);
     const result = await finalizeVod(
       { storage: this.opts.storage, store: this.opts.store, ffmpegPath: this.opts.ffmpegPath, log },
-      fresh.vod,
+      latest.vod,
       path.join(this.liveDir, sessionId),
-      fresh.renditions,
+      latest.renditions,
       { rendition: tiles, dir: tiles ? path.join(this.liveDir, sessionId, TILE_DIR, tiles) : null, settled: tilesSettled },
     );
     this.opts.metrics?.onFinalized(result, interrupted);
     // Announced for followers' notifications and webhooks (social/); a bus outage loses only that.
     if (result === 'ready') {
-      await this.opts.bus?.publish('vod.ready', { vodId: fresh.vod.id, channelId: fresh.vod.channel_id }).catch((err) => log.warn({ err }, 'announcing vod.ready failed'));
+      await this.opts.bus?.publish('vod.ready', { vodId: latest.vod.id, channelId: latest.vod.channel_id }).catch((err) => log.warn({ err }, 'announcing vod.ready failed'));
     }
     await Promise.all([...state.renditions.values()].map((r) => r.close()));
     await state.tiles?.close();
     this.unwatch(path.join(this.liveDir, sessionId));
     this.finished.add(sessionId);
-    this.scheduleRemoval(sessionId, fresh.endedAt);
+    this.scheduleRemoval(sessionId, latest.endedAt);
   }
 
   /** A finished session's directory goes once its ended live playlist is no longer served. */

@@ -61,7 +61,6 @@ export class LocalStorage implements Storage {
     const file = this.fileFor(key);
     const sidecar = sidecarText(key, options);
     await this.writeAtomically(file, body, sidecar);
-    if (sidecar === null) await rm(sidecarFor(file), { force: true });
   }
 
   /**
@@ -88,7 +87,6 @@ export class LocalStorage implements Storage {
     await unlink(tmp).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
-    if (sidecar === null) await rm(sidecarFor(file), { force: true });
   }
 
   async get(key: string, range?: ByteRange): Promise<StoredObject> {
@@ -257,7 +255,10 @@ function sidecarText(key: string, options: PutOptions): string | null {
   return JSON.stringify(sidecar);
 }
 
-/** The sidecar (when there is one), then the object from `tmp`, renamed into place; one directory fsync makes both durable. */
+/**
+ * The sidecar (when there is one), then the object from `tmp`, renamed into place; one directory
+ * fsync makes both durable. Without a sidecar, a stale one from an earlier put goes.
+ */
 async function moveIntoPlace(tmp: string, file: string, sidecar: string | null): Promise<void> {
   try {
     if (sidecar !== null) {
@@ -279,6 +280,7 @@ async function moveIntoPlace(tmp: string, file: string, sidecar: string | null):
   // The renames themselves are only durable once the directory entry is flushed too.
   const dirHandle = await open(path.dirname(file), 'r');
   await dirHandle.sync().finally(() => dirHandle.close());
+  if (sidecar === null) await rm(sidecarFor(file), { force: true });
 }
 
 // The directory usually exists already, so it is made only when the open says it is missing; a
