@@ -396,14 +396,11 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
     closers.push(() => admin.close());
     // Running jobs stop (and go back to the queue) before what they use closes; close is idempotent.
     closers.push(() => jobs.close());
-    // Closers run in reverse: on shutdown this comes right after the HTTP server closes, while the
-    // bus, jobs and rooms are still open. The publishers are dropped, the live sessions end (rows
-    // ended, stream.ended announced) and the archiver turns them into VODs now, vod.ready and its
-    // notifications included, rather than at the next start. ingest.close() and live.close() run
-    // again from their own closers above as no-ops; those stay for a start that fails earlier.
+    // Closers run in reverse. On shutdown the last three run first, in this order: the live sessions
+    // end, the HTTP server drains and closes, and the archiver turns the ended sessions into VODs now
+    // (vod.ready and its notifications included) rather than at the next start, while the bus, jobs
+    // and rooms are still open.
     closers.push(async () => {
-      await ingest.close();
-      await live.close();
       await recording.archiver?.finishEnded(SHUTDOWN_FINALIZE_MS);
     });
     await app.register(webRoutes, { publicUrl: config.publicUrl, cdnUrl: config.cdnUrl });
@@ -420,6 +417,16 @@ export async function createServer(config: Config, log: Logger, tuning: ServerTu
         clearInterval(reaper);
         clearTimeout(deadline);
       }
+    });
+    // The publishers are dropped and the live sessions end (rows ended, stream.ended announced)
+    // while the HTTP server still answers: the playlist requests players hold for a blocking reload
+    // are answered with EXT-X-ENDLIST, so they stop as at any stream's end instead of losing their
+    // connection, and the archiver's finalisation starts during the drain. ingest.close() and
+    // live.close() run again from their own closers above as no-ops; those stay for a start that
+    // fails earlier.
+    closers.push(async () => {
+      await ingest.close();
+      await live.close();
     });
 
     return {

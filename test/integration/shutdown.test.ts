@@ -15,7 +15,7 @@ import { publish } from '../helpers/publisher.ts';
 import { TEST_REDIS_URL, createTestDatabase, freePort, tempDir, uniquePrefix } from '../helpers/services.ts';
 
 /** Starts a node, makes a channel and puts it live; returns the node and the live session's id. */
-async function liveNode(t: Test, services: Record<string, string>): Promise<{ node: NodeProcess; sessionId: string; dataDir: string; liveSeconds: number }> {
+async function liveNode(t: Test, services: Record<string, string>): Promise<{ node: NodeProcess; sessionId: string; dataDir: string; liveSeconds: number; media: URL }> {
   const dataDir = await tempDir(t, 'shutdown');
   const node = await startNode(t, {
     HOST: '127.0.0.1',
@@ -48,7 +48,7 @@ async function liveNode(t: Test, services: Record<string, string>): Promise<{ no
     const durations = [...(await (await fetch(media)).text()).matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
     return durations.length >= 2 ? durations.reduce((a, b) => a + b, 0) : null;
   }, 'two segments in the live playlist', 60_000, 200);
-  return { node, sessionId: live.sessionId!, dataDir, liveSeconds };
+  return { node, sessionId: live.sessionId!, dataDir, liveSeconds, media };
 }
 
 function failures(node: NodeProcess): string[] {
@@ -89,9 +89,31 @@ t.test('with PostgreSQL and Redis: the session ends as server-shutdown, stream.e
   t.same(failures(node), [], 'nothing failed on the way out');
 });
 
+/**
+ * A viewer's player holding a blocking reload for a part about 1.5 s ahead of the newest one,
+ * counted by the node as waiting before this resolves.
+ */
+async function heldReload(node: NodeProcess, media: URL): Promise<{ answer: Promise<{ status: number; text: string }> }> {
+  const playlist = await (await fetch(media)).text();
+  const msn = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(playlist)![1]) + (playlist.match(/#EXTINF/g)?.length ?? 0);
+  // Parts per segment, from the last whole segment's duration; parts of the segment being written.
+  const perSegment = Math.round(Number([...playlist.matchAll(/#EXTINF:([\d.]+)/g)].at(-1)![1]) / Number(/PART-TARGET=([\d.]+)/.exec(playlist)![1]));
+  const written = playlist.slice(playlist.lastIndexOf(`seg-${msn - 1}.m4s`)).match(/#EXT-X-PART:/g)?.length ?? 0;
+  const ahead = 15;
+  const target = written + ahead - 1 < perSegment ? { msn, part: written + ahead - 1 } : { msn: msn + 1, part: written + ahead - 1 - perSegment };
+  const answer = fetch(`${media}?_HLS_msn=${target.msn}&_HLS_part=${target.part}`).then(async (r) => ({ status: r.status, text: await r.text() }));
+  await until(async () => /^spillway_playlist_requests_waiting [1-9]/m.test(await (await fetch(`${node.url}/metrics`)).text()), 'the reload to be held', 5000, 20);
+  return { answer };
+}
+
 t.test('with the embedded defaults: the session ends as server-shutdown and its VOD is ready in PGlite before the node exits', async (t) => {
-  const { node, sessionId, dataDir, liveSeconds } = await liveNode(t, {});
-  t.equal(await node.stop(), 0, 'the node exits with code 0');
+  const { node, sessionId, dataDir, liveSeconds, media } = await liveNode(t, {});
+  const held = await heldReload(node, media);
+  const stopped = node.stop();
+  const answer = await held.answer;
+  t.equal(answer.status, 200, "the player's held reload is answered");
+  t.match(answer.text, /^#EXT-X-ENDLIST$/m, 'with the playlist ended: the player is told the stream is over instead of losing its connection');
+  t.equal(await stopped, 0, 'the node exits with code 0');
   const database = await openPglite(dataDir);
   t.teardown(() => database.close());
   const first: FirstRow = async (text, params) => (await database.db.executeQuery<Record<string, unknown>>(CompiledQuery.raw(text, params))).rows[0];
