@@ -18,6 +18,10 @@ export interface RtmpPublisherOptions {
   metadata: Record<string, number | string>;
   /** stop after this much media; the tags are looped to fill it */
   seconds: number;
+  /** the chunk size it announces and sends in (default 60 000: a message is one chunk) */
+  chunkSize?: number;
+  /** leave Nagle's algorithm on, as OBS does (default off) */
+  nagle?: boolean;
 }
 
 export interface RtmpPublisher {
@@ -36,8 +40,9 @@ const CHUNK_SIZE = 60_000;
 const STREAM_ID = 1;
 
 export function publishRtmp(t: Teardown, opts: RtmpPublisherOptions): RtmpPublisher {
+  const chunkSize = opts.chunkSize ?? CHUNK_SIZE;
   const socket = connect(opts.port, '127.0.0.1');
-  socket.setNoDelay(true);
+  socket.setNoDelay(!opts.nagle);
   let received = Buffer.alloc(0);
   let closed = false;
   let stopped = false;
@@ -69,7 +74,7 @@ export function publishRtmp(t: Teardown, opts: RtmpPublisherOptions): RtmpPublis
       again();
     });
   const send = (type: number, csid: number, timestamp: number, payload: Buffer, streamId = STREAM_ID) =>
-    socket.write(chunks({ csid, type, timestamp: timestamp >>> 0, streamId, payload, chunkSize: CHUNK_SIZE }));
+    socket.write(chunks({ csid, type, timestamp: timestamp >>> 0, streamId, payload, chunkSize }));
 
   const started = (async () => {
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
@@ -77,7 +82,7 @@ export function publishRtmp(t: Teardown, opts: RtmpPublisherOptions): RtmpPublis
     await until(() => received.length >= 3073, 'S0 S1 S2');
     received = received.subarray(3073);
     socket.write(c2());
-    socket.write(setChunkSize(CHUNK_SIZE));
+    socket.write(setChunkSize(chunkSize));
     const tcUrl = `rtmp://127.0.0.1:${opts.port}/live`;
     send(20, 3, 0, command('connect', 1, amf.obj([['app', amf.str('live')], ['type', amf.str('nonprivate')], ['tcUrl', amf.str(tcUrl)]])), 0);
     send(20, 3, 0, command('createStream', 2, amf.nul()), 0);
