@@ -15,15 +15,23 @@
 // seconds (a once-per-process cost that --warmup 3, the old setting, counts against one stream).
 // Flags: --counts 1,10,50 --seconds 20 (window per step) --warmup 30 --runs 3 --not-recorded --ladder
 // --part-ms N (the server's PART_DURATION_MS; default the server's own default)
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+// --publisher obs|ffmpeg: who publishes the file. obs (the default): this process, with the test
+// publisher set up as OBS's rtmp-stream.c sets librtmp (4096-byte chunks, Nagle's algorithm on), the
+// same to both servers. ffmpeg (what this bench used before): `ffmpeg -re -c copy`, whose publisher
+// takes the server's own chunk size (rtmpproto.c's handle_chunk_size), so it sent node-media-server
+// 65535-byte chunks and nginx-rtmp (chunk_size 4096 here) 4096-byte ones.
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { buildFfmpegArgs } from '../packager/ffmpeg-args.ts';
+import type { RtmpTag } from '../test/helpers/enhanced-tags.ts';
+import { readFlvTags } from '../test/helpers/flv-file.ts';
+import { publishRtmp } from '../test/helpers/rtmp-publisher.ts';
 import { arg, median } from './bench-server.ts';
 import { cpuBetween, cpuByPid, treeStats } from './proc-stats.ts';
 
@@ -36,6 +44,10 @@ const runs = arg('runs', 3);
 const notRecorded = process.argv.includes('--not-recorded');
 const ladderMode = process.argv.includes('--ladder');
 const partMs = arg('part-ms', 0);
+const publisherArg = process.argv.indexOf('--publisher');
+const publisherKind = publisherArg >= 0 ? process.argv[publisherArg + 1] : 'obs';
+if (publisherKind !== 'ffmpeg' && publisherKind !== 'obs') throw new Error(`--publisher ${publisherKind}: ffmpeg or obs`);
+const OBS_CHUNK_SIZE = 4096;
 const RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => b / 1024 / 1024;
@@ -56,9 +68,31 @@ async function measure(root: number, exclude: Set<number>): Promise<Measure> {
   return { cores, rssBytes: last.rssBytes };
 }
 
-function publishLoop(source: string, url: string): ChildProcess {
-  return spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', source, '-c', 'copy', '-f', 'flv', url], { stdio: 'ignore' });
+interface Publisher {
+  /** its process, left out of the server's figures; null when it runs in this process */
+  pid: number | null;
+  stop: () => void;
 }
+
+let sourceTags: RtmpTag[] | null = null;
+
+/** Publishes `source` to `url` in a loop, at real-time pace, until stopped. */
+async function publishLoop(source: string, url: string): Promise<Publisher> {
+  if (publisherKind === 'ffmpeg') {
+    const child = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', source, '-c', 'copy', '-f', 'flv', url], { stdio: 'ignore' });
+    return { pid: child.pid ?? null, stop: () => child.kill('SIGKILL') };
+  }
+  sourceTags ??= readFlvTags(await readFile(source)).filter((tag): tag is RtmpTag => tag.type === 8 || tag.type === 9);
+  const { port, pathname } = new URL(url);
+  const publisher = publishRtmp(
+    { teardown: () => {} },
+    { port: Number(port), key: pathname.split('/').at(-1)!, tags: sourceTags, metadata: { width: 1280, height: 720, framerate: 30, videocodecid: 7, audiocodecid: 10 }, seconds: 24 * 3600, chunkSize: OBS_CHUNK_SIZE, nagle: true },
+  );
+  publisher.started.catch((err) => console.error(`publisher: ${(err as Error).message}`));
+  return { pid: null, stop: () => publisher.kill() };
+}
+
+const publisherPids = (publishers: Publisher[]) => new Set(publishers.flatMap((p) => (p.pid === null ? [] : [p.pid])));
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -88,18 +122,18 @@ async function spillway(source: string, count: number, env: Record<string, strin
     }
   });
   const exited = new Promise((resolve) => server.once('exit', resolve));
-  const publishers: ChildProcess[] = [];
+  const publishers: Publisher[] = [];
   try {
     await waitFor(() => fetch(`${base}/healthz`).then((r) => r.ok, () => false), 60_000);
     await sleep(3000); // PGlite and the ingest worker settle
-    for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${rtmpPort}/live/${await streamKey(base, `bench${i}`)}`));
+    for (let i = 0; i < count; i++) publishers.push(await publishLoop(source, `rtmp://127.0.0.1:${rtmpPort}/live/${await streamKey(base, `bench${i}`)}`));
     const playing = async () => (await Promise.all(Array.from({ length: count }, (_, i) => isPlaying(base, `bench${i}`)))).filter(Boolean).length;
     await waitFor(async () => (await playing()) === count, 60_000);
     await sleep(warmup * 1000);
-    const m = await measure(server.pid!, new Set(publishers.map((p) => p.pid!)));
+    const m = await measure(server.pid!, publisherPids(publishers));
     return { ...m, live: await playing(), warnings, warningMessages: [...warningMessages].map(([msg, n]) => `${n} × ${msg}`) };
   } finally {
-    for (const p of publishers) p.kill('SIGKILL');
+    for (const p of publishers) p.stop();
     server.kill('SIGTERM');
     await Promise.race([exited, sleep(20_000)]);
     if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
@@ -162,17 +196,17 @@ rtmp { server { listen 127.0.0.1:${port}; chunk_size 4096;
 http { access_log off; server { listen 127.0.0.1:${await freePort()}; location / { root ${hls}; } } }
 `);
   const nginx = spawn('nginx', ['-c', path.join(runDir, 'nginx.conf'), '-g', 'daemon off; user root;'], { stdio: 'ignore' });
-  const publishers: ChildProcess[] = [];
+  const publishers: Publisher[] = [];
   try {
     await sleep(2000);
-    for (let i = 0; i < count; i++) publishers.push(publishLoop(source, `rtmp://127.0.0.1:${port}/live/stream${i}`));
+    for (let i = 0; i < count; i++) publishers.push(await publishLoop(source, `rtmp://127.0.0.1:${port}/live/stream${i}`));
     const playing = () => Array.from({ length: count }, (_, i) => existsSync(path.join(hls, `stream${i}.m3u8`))).filter(Boolean).length;
     await waitFor(async () => playing() === count, 60_000);
     await sleep(warmup * 1000);
-    const m = await measure(nginx.pid!, new Set());
+    const m = await measure(nginx.pid!, publisherPids(publishers));
     return { ...m, live: playing() };
   } finally {
-    for (const p of publishers) p.kill('SIGKILL');
+    for (const p of publishers) p.stop();
     nginx.kill('SIGQUIT');
     await new Promise((r) => nginx.once('exit', r));
     await rm(runDir, { recursive: true, force: true });
@@ -211,7 +245,7 @@ if (ladderMode) {
   console.log(`Spillway ${median(ours).toFixed(3)} cores per stream, ffmpeg ladder by hand ${median(byHand).toFixed(3)}: ${(median(ours) / median(byHand)).toFixed(3)} ×`);
 } else {
   await ensureNginxRtmp();
-  console.log(`passthrough streams (720p30, 2.6 Mbit/s each), ${seconds} s window per step after ${warmup} s of warm-up, median of ${runs} runs; Spillway ${notRecorded ? 'not recording' : 'recording to local storage'}${partMs ? `, ${partMs} ms parts` : ''}; load average at start ${load()}`);
+  console.log(`passthrough streams (720p30, 2.6 Mbit/s each, published ${publisherKind === 'obs' ? `as OBS does, in ${OBS_CHUNK_SIZE}-byte chunks` : 'by ffmpeg, in the server\'s chunk size'}), ${seconds} s window per step after ${warmup} s of warm-up, median of ${runs} runs; Spillway ${notRecorded ? 'not recording' : 'recording to local storage'}${partMs ? `, ${partMs} ms parts` : ''}; load average at start ${load()}`);
   console.log('streams | server      | CPU (cores) | CPU per stream (% core) | RSS (MiB) | live');
   const rssAt = { spillway: new Map<number, number>(), nginx: new Map<number, number>() };
   for (const count of counts) {
