@@ -4,7 +4,8 @@
 // packager does (a temp file renamed into place, then handed over to a recorder in this process;
 // one segment per --segment-s per stream, staggered), once with the in-process archiver recording
 // them to local storage and PGlite (the embedded defaults) and once without it, and takes this
-// process's CPU (every thread) over --seconds after --warmup. Recording's cost per segment is the difference divided by the segments written.
+// process's CPU (every thread) over --seconds after --warmup. Recording's cost per segment is the
+// difference divided by the segments written.
 // Flags: --runs 3 --streams 25 --seconds 30 --warmup 10 --segment-s 2 --kbps 3000.
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -96,8 +97,9 @@ async function run(mediaDir: string, recorded: boolean): Promise<{ cpuS: number;
     const msn = Math.floor(tick / streams);
     const dir = dirs[stream]!;
     const segment = media.segments[msn % media.segments.length]!;
-    await writeFileAtomic(path.join(dir, `seg-${msn}.m4s`), segment);
-    fresh?.add(path.join(dir, `seg-${msn}.m4s`), [segment]);
+    const file = path.join(dir, `seg-${msn}.m4s`);
+    await writeFileAtomic(file, segment);
+    fresh?.add(file, [segment]);
     written += 1;
     // Without the archiver nothing prunes the live directory: keep the same window on disk.
     if (!recorded && msn >= WINDOW + 3) await rm(path.join(dir, `seg-${msn - WINDOW - 3}.m4s`), { force: true });

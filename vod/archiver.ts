@@ -16,7 +16,7 @@ import { pause, type BackoffPolicy } from './retry-backoff.ts';
 import { TileMaker } from './tile-maker.ts';
 import { finalizeVod } from './vod-finalizer.ts';
 import { tileRendition } from './vod-thumbnails.ts';
-import type { RecordedSession, VodStore } from './vod-store.ts';
+import { CLAIM_STALE_MS, type RecordedSession, type VodStore } from './vod-store.ts';
 import type { FinalizedMetrics } from './vod-metrics.ts';
 import type { FreshSegments } from '../packager/fresh-segments.ts';
 
@@ -66,8 +66,6 @@ const WINDOW_MARGIN = 3;
 const WATCHED_RESCAN_EVERY = 10;
 // Inside a session directory, beside the renditions (which the RENDITION pattern keeps it out of).
 const TILE_DIR = '.tiles';
-// A finalisation claim older than this was left by a finaliser that died; another may take it.
-const CLAIM_STALE_MS = 10 * 60_000;
 /**
  * How long a shutdown waits for finishEnded(): the server's whole shutdown is forced after 15 s,
  * and its HTTP drain may take 8 of them.

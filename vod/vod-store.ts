@@ -17,12 +17,15 @@ export interface RecordedSession {
   renditions: RenditionInfo[];
 }
 
+/** A finalisation claim older than this was left by a finaliser that died; another may take it. */
+export const CLAIM_STALE_MS = 10 * 60_000;
+
 /**
  * How long the VODs of a node stopped on purpose (a deploy, a restart) wait for it to come back and
  * finish them before another node does. A restart takes seconds to minutes; the claim on a
- * finalisation it had started goes stale after as long (the archiver's CLAIM_STALE_MS).
+ * finalisation it had started goes stale after as long, so another node could not take it sooner.
  */
-export const STOPPED_NODE_FINALIZE_MS = 10 * 60_000;
+export const STOPPED_NODE_FINALIZE_MS = CLAIM_STALE_MS;
 
 export class VodStore {
   constructor(private readonly db: Kysely<VodDb>) {}
